@@ -1,0 +1,11 @@
+// GET /api/notifications – a page of the caller's inbox
+import { userRoute } from "@/server/http/route-handler";
+import { parseQuery } from "@/server/http/read-json-body";
+import { listQuerySchema } from "@/server/notifications/notifications.schema";
+import { listNotifications } from "@/server/notifications/list-notifications";
+
+export const dynamic = "force-dynamic";
+
+export const GET = userRoute(async (request, { userId }) => {
+  return Response.json(await listNotifications(userId, parseQuery(request, listQuerySchema)));
+});

@@ -1,0 +1,10 @@
+// GET /api/v1/notifications/{id} – a trigger's status and per-recipient outcomes
+import { serviceRoute } from "@/server/http/route-handler";
+import { parsePathUuidOrNotFound } from "@/server/http/path-params";
+import { getTriggerStatusOrThrow } from "@/server/notifications/get-trigger-status";
+
+export const GET = serviceRoute<{ id: string }>("notify", async (request, { params }) => {
+  const id = parsePathUuidOrNotFound(params.id, "trigger");
+  const cursor = new URL(request.url).searchParams.get("cursor") ?? undefined;
+  return Response.json(await getTriggerStatusOrThrow(id, cursor));
+});

@@ -1,0 +1,19 @@
+// POST /api/v1/notifications – accept a trigger (durable before 202; Idempotency-Key honoured)
+import { AppError } from "@/server/app-error";
+import { serviceRoute } from "@/server/http/route-handler";
+import { readJsonBody } from "@/server/http/read-json-body";
+import { triggerInputSchema } from "@/server/notifications/notifications.schema";
+import { hashCanonicalJson } from "@/server/notifications/canonical-json";
+import { createTrigger } from "@/server/notifications/create-trigger";
+
+export const POST = serviceRoute("notify", async (request, { principal }) => {
+  const key = request.headers.get("idempotency-key");
+  if (key !== null && (key.length === 0 || key.length > 255)) {
+    throw new AppError("validation_failed", "Idempotency-Key must be 1–255 characters.", { details: [{ field: "Idempotency-Key", message: "must be 1–255 characters" }] });
+  }
+  const raw = await readJsonBody(request);
+  const input = triggerInputSchema.parse(raw);
+  const idempotency = key === null ? undefined : { key, requestHash: hashCanonicalJson(raw) };
+  const result = await createTrigger({ input, serviceKeyId: principal.keyId, idempotency });
+  return Response.json(result.body, { status: result.status });
+});

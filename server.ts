@@ -1,0 +1,42 @@
+// The web node: one HTTP server on PORT hosting the Next.js app (pages and the REST API) and the
+// Socket.IO server. Run any number of them behind a load balancer; Redis connects them.
+import { env } from "@/server/env";
+import { createServer } from "node:http";
+import next from "next";
+import { attachSocketServer } from "@/server/realtime/socket-server";
+import { closeDb } from "@/server/db";
+import { closeRedis } from "@/server/redis";
+import { closePublisher } from "@/server/realtime/publish";
+import { logger } from "@/server/logger";
+
+const dev = env.NODE_ENV !== "production";
+const app = next({ dev, hostname: "localhost", port: env.PORT, turbopack: dev });
+const handle = app.getRequestHandler();
+
+await app.prepare();
+const httpServer = createServer((req, res) => {
+  void handle(req, res);
+});
+const sockets = attachSocketServer(httpServer);
+
+httpServer.listen(env.PORT, env.HOSTNAME, () => {
+  const address = httpServer.address();
+  const port = typeof address === "object" && address ? address.port : env.PORT;
+  logger.info({ port }, `web node ready on http://localhost:${port}`);
+  // Lets a parent process (npm start, tests) learn the port when PORT=0.
+  process.send?.({ type: "ready", port });
+});
+
+let closing = false;
+async function shutdown(signal: string): Promise<void> {
+  if (closing) return;
+  closing = true;
+  logger.info({ signal }, "web node shutting down");
+  const force = setTimeout(() => process.exit(1), 10_000);
+  force.unref();
+  await sockets.close();
+  await Promise.allSettled([closeDb(), closeRedis(), closePublisher()]);
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

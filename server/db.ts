@@ -1,0 +1,50 @@
+import pg from "pg";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient } from "@/generated/prisma/client";
+import { env } from "@/server/env";
+
+// BIGINT (seq) arrives as a string by default; every seq fits a JS number (2^53).
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+type Db = { pool: pg.Pool; prisma: PrismaClient };
+
+function createDb(): Db {
+  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.DB_POOL_SIZE, application_name: process.title });
+  // An idle client that loses its connection must not crash the process; the pool replaces it.
+  pool.on("error", (error) => console.error(`postgres pool: ${error.message}`));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return { pool, prisma };
+}
+
+// One pool per process, also across Next.js dev reloads.
+const globalForDb = globalThis as typeof globalThis & { __notifyDb?: Db };
+const db = (globalForDb.__notifyDb ??= createDb());
+
+/** The typed Prisma client, for plain reads and writes of the model. */
+export const prisma = db.prisma;
+/** The pg pool the Prisma client runs on, for the set-based SQL of the hot paths. */
+export const pool = db.pool;
+
+export type Sql = pg.PoolClient;
+
+/** Runs `fn` in one READ COMMITTED transaction; rolls back on any error. */
+export async function withTransaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+export async function closeDb(): Promise<void> {
+  await prisma.$disconnect().catch(() => undefined);
+  await pool.end().catch(() => undefined);
+  delete globalForDb.__notifyDb;
+}

@@ -1,0 +1,76 @@
+import { existsSync } from "node:fs";
+import { z } from "zod";
+
+// Every process (web, socket, workers, scripts) imports this module first, so a bad variable fails at
+// start with one clear line. Variables already set in the environment win over `.env`.
+if (typeof process.loadEnvFile === "function" && existsSync(".env") && !process.env.NEXT_RUNTIME) {
+  process.loadEnvFile(".env");
+}
+
+const booleanish = z
+  .enum(["1", "0", "true", "false", "yes", "no", "on", "off", ""])
+  .transform((v) => ["1", "true", "yes", "on"].includes(v));
+
+const DEV_AUTH_SECRET = "dev-only-secret-change-me-dev-only-secret-change-me";
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOSTNAME: z.string().default("0.0.0.0"),
+    PUBLIC_URL: z.url().optional(),
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL").default("postgresql://postgres@127.0.0.1:5432/notify"),
+    DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL").default("redis://127.0.0.1:6379"),
+    /** Prefix of every Redis key and pub/sub channel, so several deployments can share one Redis. */
+    REDIS_PREFIX: z.string().regex(/^[a-zA-Z0-9_.:-]{1,64}$/).default("notify"),
+    SERVICE_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
+    AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+    USER_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(86_400),
+    SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(1_209_600),
+    DEMO_MODE: booleanish.default(false),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    FANOUT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+    FANOUT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /** How long a fan-out job's lock lasts without renewal: a killed worker's job is retried after it. */
+    FANOUT_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+    OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+    /** An outbox row whose fan-out has not committed this long after it was queued is queued again. */
+    OUTBOX_REDELIVER_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+    OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(25),
+    CHANGES_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+    // Providers (used by the channel workers; optional until then).
+    RESEND_API_KEY: z.string().optional(),
+    RESEND_BASE_URL: z.url().optional(),
+    EMAIL_FROM: z.string().optional(),
+    VAPID_PUBLIC_KEY: z.string().optional(),
+    VAPID_PRIVATE_KEY: z.string().optional(),
+    VAPID_SUBJECT: z.string().optional(),
+    SMS_BASE_URL: z.url().optional(),
+    SMS_ACCOUNT_SID: z.string().optional(),
+    SMS_AUTH_TOKEN: z.string().optional(),
+    SMS_FROM: z.string().optional(),
+  })
+  .transform((env, ctx) => {
+    const isBuilding = process.env.NEXT_PHASE === "phase-production-build";
+    if (!env.AUTH_SECRET && env.NODE_ENV === "production" && !isBuilding) {
+      ctx.addIssue({ code: "custom", path: ["AUTH_SECRET"], message: "is required in production (openssl rand -base64 48)" });
+    }
+    return { ...env, AUTH_SECRET: env.AUTH_SECRET ?? DEV_AUTH_SECRET };
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+function loadEnv(): Env {
+  // Empty strings in .env mean "not set".
+  const raw = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== ""));
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    console.error(`Invalid configuration:\n${lines.join("\n")}\nSee .env.example for every variable.`);
+    process.exit(1);
+  }
+  return parsed.data;
+}
+
+export const env: Env = loadEnv();

@@ -1,0 +1,40 @@
+import { Emitter } from "@socket.io/redis-emitter";
+import type { Redis } from "ioredis";
+import { createProducerRedis, redisKey } from "@/server/redis";
+import { userRoom, type ServerToClientEvents } from "@/server/realtime/events";
+
+/**
+ * Publishes Socket.IO events to users through Redis, from any process (web node or worker), without
+ * importing the Socket.IO server. Pairs with the pub/sub `@socket.io/redis-adapter` on every web node,
+ * using the same channel prefix.
+ */
+const globalForEmitter = globalThis as typeof globalThis & { __notifyEmitter?: { emitter: Emitter<ServerToClientEvents>; redis: Redis } };
+
+function getEmitter(): Emitter<ServerToClientEvents> {
+  if (!globalForEmitter.__notifyEmitter) {
+    const redis = createProducerRedis({ enableAutoPipelining: true });
+    redis.on("error", () => undefined);
+    globalForEmitter.__notifyEmitter = { emitter: new Emitter<ServerToClientEvents>(redis, { key: socketChannelPrefix() }), redis };
+  }
+  return globalForEmitter.__notifyEmitter.emitter;
+}
+
+export function socketChannelPrefix(): string {
+  return redisKey("socket.io");
+}
+
+export function publishToUser<E extends keyof ServerToClientEvents>(userId: string, event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
+  // Real-time delivery is best effort: a client that misses an event sees a gap in `seq` and asks
+  // `changes?afterSeq=`, so a publish failure never fails the change that was already committed.
+  try {
+    getEmitter().to(userRoom(userId)).emit(event, ...args);
+  } catch {
+    /* see above */
+  }
+}
+
+export async function closePublisher(): Promise<void> {
+  const entry = globalForEmitter.__notifyEmitter;
+  delete globalForEmitter.__notifyEmitter;
+  if (entry) await entry.redis.quit().catch(() => entry.redis.disconnect());
+}

@@ -1,0 +1,127 @@
+// Crash tests on a private redis-server: a fan-out worker killed with SIGKILL mid-chunk, and Redis
+// flushed after the job reached BullMQ. Every recipient must end with exactly one notification.
+import pg from "pg";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, serviceClient, uniqueId } from "./client";
+import { startPrivateRedis, startSystem, type Proc, type System } from "./start-system";
+
+let system: System;
+let redis: Awaited<ReturnType<typeof startPrivateRedis>>;
+let db: pg.Pool;
+let service: ReturnType<typeof serviceClient>;
+
+beforeAll(async () => {
+  redis = await startPrivateRedis();
+  system = await startSystem({
+    redisUrl: redis.url,
+    webNodes: 1,
+    relays: 1,
+    fanoutWorkers: 1,
+    env: { FANOUT_CHUNK_SIZE: "100", FANOUT_LOCK_MS: "2000", OUTBOX_REDELIVER_MS: "1500", FANOUT_CONCURRENCY: "2" },
+  });
+  db = new pg.Pool({ connectionString: system.databaseUrl, max: 2 });
+  service = serviceClient(system.webUrls[0]!, system.serviceKey);
+});
+
+afterAll(async () => {
+  await db?.end();
+  await system?.stop();
+  await redis?.stop();
+});
+
+function fanoutWorkers(): Proc[] {
+  return system.processes.filter((p) => p.name.startsWith("fanout") && p.child.exitCode === null && p.child.signalCode === null);
+}
+
+async function expectExactlyOneEach(triggerId: string, recipients: string[]): Promise<void> {
+  await eventually(
+    async () => {
+      const { rows } = await db.query("SELECT status FROM triggers WHERE id = $1", [triggerId]);
+      return rows[0]?.status === "completed" ? true : undefined;
+    },
+    60_000,
+    "the trigger to complete",
+  );
+  const { rows } = await db.query<{ user_id: string; n: number }>(
+    "SELECT user_id, count(*)::int AS n FROM notifications WHERE trigger_id = $1 GROUP BY user_id",
+    [triggerId],
+  );
+  expect(rows.length).toBe(recipients.length);
+  expect(rows.filter((r) => r.n !== 1)).toEqual([]);
+  expect(new Set(rows.map((r) => r.user_id))).toEqual(new Set(recipients));
+  // Each recipient's seq is still contiguous: the rolled-back chunk took none.
+  const { rows: gaps } = await db.query(
+    `SELECT u.id FROM users u WHERE u.id = ANY($1::text[])
+        AND u.last_seq <> (SELECT count(*) FROM notification_changes c WHERE c.user_id = u.id)`,
+    [recipients],
+  );
+  expect(gaps).toEqual([]);
+  const { rows: outbox } = await db.query("SELECT done_at FROM outbox WHERE trigger_id = $1", [triggerId]);
+  expect(outbox[0].done_at).not.toBeNull();
+}
+
+describe("crash safety", () => {
+  it("a fan-out worker killed with SIGKILL mid-chunk and restarted leaves exactly one notification per recipient", async () => {
+    const topic = uniqueId("big");
+    const recipients = Array.from({ length: 8000 }, (_, i) => `${topic}-u${i}`);
+    expect((await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: recipients })).status).toBe(200);
+    const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" } });
+    expect(reply.status).toBe(202);
+    // Let it get part of the way, then kill it without warning.
+    await eventually(async () => {
+      const { rows } = await db.query("SELECT fanout_count FROM triggers WHERE id = $1", [reply.body.id]);
+      return rows[0].fanout_count >= 300 ? true : undefined;
+    });
+    const [worker] = fanoutWorkers();
+    worker!.child.kill("SIGKILL");
+    await worker!.exited;
+    const { rows } = await db.query("SELECT fanout_count, status FROM triggers WHERE id = $1", [reply.body.id]);
+    expect(rows[0].status).toBe("processing");
+    expect(rows[0].fanout_count).toBeLessThan(recipients.length);
+    await system.startPart("fanout");
+    await expectExactlyOneEach(reply.body.id, recipients);
+  });
+
+  it("Redis flushed after the job reached BullMQ: the outbox sends it again and nothing is lost or doubled", async () => {
+    for (const worker of fanoutWorkers()) {
+      worker.child.kill("SIGTERM");
+      await worker.exited;
+    }
+    const recipients = Array.from({ length: 700 }, (_, i) => uniqueId(`flush${i}`));
+    const reply = await service.trigger({ type: "like", to: recipients, actor: { id: "x", name: "X" } });
+    expect(reply.status).toBe(202);
+    const client = new Redis(redis.url);
+    try {
+      await eventually(async () => ((await client.keys(`${system.redisPrefix}:bull:*${reply.body.id}*`)).length > 0 ? true : undefined), 10_000, "the job in BullMQ");
+      const { rows } = await db.query("SELECT enqueued_at FROM outbox WHERE trigger_id = $1", [reply.body.id]);
+      expect(rows[0].enqueued_at).not.toBeNull();
+      expect(await client.flushall()).toBe("OK");
+      expect(await client.dbsize()).toBe(0);
+    } finally {
+      client.disconnect();
+    }
+    await system.startPart("fanout");
+    await expectExactlyOneEach(reply.body.id, recipients);
+  });
+
+  it("killed mid-chunk and Redis flushed before the restart: still exactly one each", async () => {
+    const topic = uniqueId("both");
+    const recipients = Array.from({ length: 6000 }, (_, i) => `${topic}-u${i}`);
+    await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: recipients });
+    const reply = await service.trigger({ type: "comment", to: { topic }, actor: { id: "y", name: "Y" }, data: { excerpt: "hi" } });
+    await eventually(async () => {
+      const { rows } = await db.query("SELECT fanout_count FROM triggers WHERE id = $1", [reply.body.id]);
+      return rows[0].fanout_count >= 200 ? true : undefined;
+    });
+    for (const worker of fanoutWorkers()) {
+      worker.child.kill("SIGKILL");
+      await worker.exited;
+    }
+    const client = new Redis(redis.url);
+    await client.flushall();
+    client.disconnect();
+    await system.startPart("fanout");
+    await expectExactlyOneEach(reply.body.id, recipients);
+  });
+});

@@ -1,0 +1,252 @@
+// The service API against the running system: auth, triggers, bad input, idempotency, topics, status.
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { eventually, request, serviceClient, uniqueId, userClient } from "./client";
+
+const system = inject("system");
+const [web1, web2] = system.webUrls as [string, string];
+const service = serviceClient(web1, system.serviceKey);
+const db = new pg.Pool({ connectionString: system.databaseUrl, max: 2 });
+
+afterAll(() => db.end());
+
+async function countRows(sql: string, params: unknown[]): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${sql}) x`, params);
+  return rows[0]!.n;
+}
+
+describe("authentication", () => {
+  it("refuses a missing or wrong service key with 401 and the error body", async () => {
+    for (const token of [undefined, "wrong-key-wrong-key"]) {
+      const reply = await request(`${web1}/api/v1/notifications`, { method: "POST", token, body: { type: "comment", to: ["x"] } });
+      expect(reply.status).toBe(401);
+      expect(reply.body.error.code).toBe("unauthorized");
+      expect(typeof reply.body.error.message).toBe("string");
+    }
+  });
+
+  it("refuses a user token on the service API", async () => {
+    const token = await service.token(uniqueId("u"));
+    const reply = await request(`${web1}/api/v1/notifications`, { method: "POST", token, body: { type: "comment", to: ["x"] } });
+    expect(reply.status).toBe(401);
+  });
+
+  it("refuses the end-user API without a token, with a tampered token and with a service key", async () => {
+    const token = await service.token(uniqueId("u"));
+    const tampered = `${token.slice(0, -3)}${token.endsWith("a") ? "b" : "a"}xx`;
+    for (const t of [undefined, tampered, system.serviceKey]) {
+      const reply = await request(`${web1}/api/notifications`, { token: t });
+      expect(reply.status).toBe(401);
+      expect(reply.body.error.code).toBe("unauthorized");
+    }
+  });
+});
+
+describe("triggers", () => {
+  it("accepts a trigger with 202, stores it durably and delivers it to every recipient", async () => {
+    const alice = uniqueId("alice");
+    const bob = uniqueId("bob");
+    const reply = await service.trigger({
+      type: "comment",
+      to: [alice, bob, alice],
+      actor: { id: "john", name: "John" },
+      target: { type: "post", id: "post-1", url: "/posts/1" },
+      data: { excerpt: "Looks great" },
+      actions: [{ id: "open", label: "Open", kind: "navigate", url: "/posts/1" }],
+    });
+    expect(reply.status).toBe(202);
+    expect(reply.body).toEqual({ id: expect.any(String), status: "accepted", recipients: 2 });
+    expect(reply.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(await countRows("SELECT 1 FROM triggers WHERE id = $1", [reply.body.id])).toBe(1);
+
+    const inbox = userClient(web2, await service.token(alice));
+    const page = await eventually(async () => {
+      const r = await inbox.list();
+      return r.body.notifications.length > 0 ? r.body : undefined;
+    });
+    expect(page.notifications).toHaveLength(1);
+    const n = page.notifications[0];
+    expect(n).toMatchObject({
+      type: "comment",
+      category: "engagement",
+      priority: "normal",
+      title: "John commented on your post",
+      body: "Looks great",
+      read: false,
+      seen: false,
+      archived: false,
+      seq: 1,
+      actorCount: 1,
+      target: { type: "post", id: "post-1", url: "/posts/1" },
+    });
+    // createdAt is the trigger's acceptance time, for every recipient.
+    const { rows } = await db.query("SELECT DISTINCT created_at FROM notifications WHERE trigger_id = $1", [reply.body.id]);
+    expect(rows).toHaveLength(1);
+    const status = await eventually(async () => {
+      const r = await service.status(reply.body.id);
+      return r.body.status === "completed" ? r.body : undefined;
+    });
+    expect(status.recipients).toBe(2);
+    expect(status.channels.in_app.sent).toBe(2);
+    expect(status.outcomes.map((o: { userId: string }) => o.userId).sort()).toEqual([alice, bob].sort());
+  });
+
+  it("creates unknown recipients on the fly", async () => {
+    const newcomer = uniqueId("new");
+    const reply = await service.trigger({ type: "system", to: [newcomer], title: "Welcome", body: "Hello" });
+    expect(reply.status).toBe(202);
+    await eventually(async () => ((await countRows("SELECT 1 FROM notifications WHERE user_id = $1", [newcomer])) === 1 ? true : undefined));
+    expect(await countRows("SELECT 1 FROM users WHERE id = $1", [newcomer])).toBe(1);
+  });
+
+  it("delivers a topic trigger to every subscriber, and reports the topic size", async () => {
+    const topic = uniqueId("followers");
+    const users = Array.from({ length: 25 }, (_, i) => uniqueId(`f${i}`));
+    const sub = await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: users });
+    expect(sub.status).toBe(200);
+    expect(sub.body).toEqual({ added: 25 });
+    const again = await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: users.slice(0, 5) });
+    expect(again.body).toEqual({ added: 0 });
+    const removed = await service.call("DELETE", `/api/v1/topics/${topic}/subscribers`, { userIds: [users[0]] });
+    expect(removed.body).toEqual({ removed: 1 });
+    const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" } });
+    expect(reply.status).toBe(202);
+    expect(reply.body.recipients).toBe(24);
+    await eventually(async () => ((await countRows("SELECT 1 FROM notifications WHERE trigger_id = $1", [reply.body.id])) === 24 ? true : undefined));
+    expect(await countRows("SELECT 1 FROM notifications WHERE user_id = $1", [users[0]])).toBe(0);
+  });
+
+  it("upserts users with validation", async () => {
+    const id = uniqueId("profile");
+    const created = await service.call("PUT", `/api/v1/users/${id}`, { name: "Pat", email: "pat@example.com", timezone: "Europe/Berlin", role: "admin" });
+    expect(created.status).toBe(200);
+    expect(created.body).toMatchObject({ id, name: "Pat", email: "pat@example.com", timezone: "Europe/Berlin", role: "admin" });
+    const updated = await service.call("PUT", `/api/v1/users/${id}`, { name: null, locale: "de-DE" });
+    expect(updated.body).toMatchObject({ name: null, email: "pat@example.com", locale: "de-DE" });
+    const bad = await service.call("PUT", `/api/v1/users/${id}`, { email: "not-an-email", timezone: "Mars/Olympus", phone: "123" });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual(["email", "phone", "timezone"]);
+    const badId = await service.call("PUT", `/api/v1/users/${encodeURIComponent("bad id!")}`, { name: "x" });
+    expect(badId.status).toBe(422);
+  });
+});
+
+describe("bad input is refused and nothing is stored", () => {
+  const triggersCount = () => countRows("SELECT 1 FROM triggers", []);
+
+  const cases: [string, { body?: unknown; raw?: string; headers?: Record<string, string> }, number, string][] = [
+    ["malformed JSON", { raw: '{"type": "comment", "to": [' }, 400, "invalid_json"],
+    ["an empty body", { raw: "" }, 400, "invalid_json"],
+    ["a body that is not an object", { body: [1, 2] }, 422, "validation_failed"],
+    ["a missing type", { body: { to: ["u1"] } }, 422, "validation_failed"],
+    ["missing recipients", { body: { type: "comment" } }, 422, "validation_failed"],
+    ["wrong types", { body: { type: "comment", to: "u1", priority: "asap", data: [] } }, 422, "validation_failed"],
+    ["an unknown type", { body: { type: "no-such-type", to: ["u1"] } }, 422, "unknown_type"],
+    ["a bad recipient id", { body: { type: "comment", to: ["good", "bad id with spaces"] } }, 422, "validation_failed"],
+    ["a javascript: url", { body: { type: "comment", to: ["u1"], target: { type: "post", id: "1", url: "javascript:alert(1)" } } }, 422, "validation_failed"],
+    ["a data: action url", { body: { type: "comment", to: ["u1"], actions: [{ id: "a", label: "A", kind: "navigate", url: "data:text/html,hi" }] } }, 422, "validation_failed"],
+    ["an http: url", { body: { type: "comment", to: ["u1"], target: { type: "post", id: "1", url: "http://evil.example/x" } } }, 422, "validation_failed"],
+    ["a protocol-relative url", { body: { type: "comment", to: ["u1"], target: { type: "post", id: "1", url: "//evil.example/x" } } }, 422, "validation_failed"],
+    ["an unknown field", { body: { type: "comment", to: ["u1"], colour: "red" } }, 422, "validation_failed"],
+    ["a system trigger without a title", { body: { type: "system", to: ["u1"] } }, 422, "validation_failed"],
+    ["expiresAt in the past", { body: { type: "comment", to: ["u1"], expiresAt: "2001-01-01T00:00:00Z" } }, 422, "validation_failed"],
+    ["more than 10,000 recipients", { body: { type: "comment", to: Array.from({ length: 10_001 }, (_, i) => `u${i}`) } }, 422, "validation_failed"],
+    ["a body over 256 KiB", { body: { type: "comment", to: ["u1"], data: { blob: "x".repeat(270 * 1024) } } }, 413, "payload_too_large"],
+    ["a non-JSON content type", { raw: "type=comment", headers: { "content-type": "application/x-www-form-urlencoded" } }, 415, "unsupported_media_type"],
+  ];
+
+  it.each(cases)("%s", async (_name, input, status, code) => {
+    const before = await triggersCount();
+    const reply = await request(`${web1}/api/v1/notifications`, {
+      method: "POST",
+      token: system.serviceKey,
+      body: input.body,
+      rawBody: input.raw,
+      headers: { ...(input.raw !== undefined ? { "content-type": "application/json" } : {}), ...input.headers },
+    });
+    expect(reply.status).toBe(status);
+    expect(reply.body.error.code).toBe(code);
+    expect(reply.body.error.message).toEqual(expect.any(String));
+    if (status === 422 && code === "validation_failed") expect(reply.body.error.details.length).toBeGreaterThan(0);
+    expect(JSON.stringify(reply.body)).not.toMatch(/at .*\.js:\d+/);
+    expect(await triggersCount()).toBe(before);
+  });
+
+  it("names each bad field in details", async () => {
+    const reply = await service.trigger({ type: "comment", to: ["ok", "not ok"], priority: "asap", channels: ["pigeon"] });
+    expect(reply.status).toBe(422);
+    const fields = reply.body.error.details.map((d: { field: string }) => d.field);
+    expect(fields).toEqual(expect.arrayContaining(["to.1", "priority", "channels.0"]));
+  });
+
+  it("accepts exactly 10,000 recipients", async () => {
+    const to = Array.from({ length: 10_000 }, (_, i) => uniqueId(`bulk${i}`));
+    const reply = await service.trigger({ type: "like", to });
+    expect(reply.status).toBe(202);
+    expect(reply.body.recipients).toBe(10_000);
+  });
+});
+
+describe("idempotency", () => {
+  const body = () => ({ type: "system", to: [uniqueId("idem")], title: "Once", body: "Only once" });
+
+  it("replays the first response for the same key and body, and creates nothing new", async () => {
+    const key = uniqueId("key");
+    const payload = body();
+    const first = await service.trigger(payload, { "idempotency-key": key });
+    // Same body with keys in another order: compared as canonical JSON.
+    const reordered = Object.fromEntries(Object.entries(payload).reverse());
+    const second = await request(`${web2}/api/v1/notifications`, { method: "POST", token: system.serviceKey, body: reordered, headers: { "idempotency-key": key } });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(second.body).toEqual(first.body);
+    expect(await countRows("SELECT 1 FROM triggers WHERE recipient_ids = $1", [payload.to])).toBe(1);
+  });
+
+  it("answers 409 for the same key with another body", async () => {
+    const key = uniqueId("key");
+    const first = await service.trigger(body(), { "idempotency-key": key });
+    const second = await service.trigger(body(), { "idempotency-key": key });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(409);
+    expect(second.body.error.code).toBe("conflict");
+  });
+
+  it("creates one trigger when identical requests arrive at once on two nodes", async () => {
+    const key = uniqueId("key");
+    const payload = body();
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        request(`${i % 2 ? web2 : web1}/api/v1/notifications`, { method: "POST", token: system.serviceKey, body: payload, headers: { "idempotency-key": key } }),
+      ),
+    );
+    expect(replies.map((r) => r.status)).toEqual(Array(8).fill(202));
+    expect(new Set(replies.map((r) => r.body.id)).size).toBe(1);
+    expect(await countRows("SELECT 1 FROM triggers WHERE recipient_ids = $1", [payload.to])).toBe(1);
+  });
+
+  it("refuses an over-long key", async () => {
+    const reply = await service.trigger(body(), { "idempotency-key": "k".repeat(256) });
+    expect(reply.status).toBe(422);
+  });
+
+  it("does not keep the key of a refused request", async () => {
+    const key = uniqueId("key");
+    const bad = await service.trigger({ type: "no-such-type", to: ["x"] }, { "idempotency-key": key });
+    expect(bad.status).toBe(422);
+    const good = await service.trigger(body(), { "idempotency-key": key });
+    expect(good.status).toBe(202);
+  });
+});
+
+describe("trigger status", () => {
+  it("is 404 for an unknown or malformed id", async () => {
+    expect((await service.status("01a200bd-9600-738b-a229-a400bdcf77ad")).status).toBe(404);
+    expect((await service.status("nope")).status).toBe(404);
+  });
+});
+
+beforeAll(async () => {
+  const health = await request(`${web1}/api/health`);
+  expect(health.body).toEqual({ ok: true, db: "up", redis: "up" });
+});

@@ -1,0 +1,39 @@
+// The fan-out worker: turns one trigger into one notification per recipient (see fanOutTrigger).
+import { Worker } from "bullmq";
+import { env } from "@/server/env";
+import { closeDb } from "@/server/db";
+import { createWorkerRedis } from "@/server/redis";
+import { closePublisher } from "@/server/realtime/publish";
+import { closeRedis } from "@/server/redis";
+import { bullPrefix, fanoutJobSchema, queueNames, type FanoutJob } from "@/server/queues";
+import { fanOutTrigger } from "@/server/notifications/fan-out-trigger";
+import { logger } from "@/server/logger";
+
+const worker = new Worker<FanoutJob>(
+  queueNames.fanout,
+  async (job) => {
+    const { triggerId } = fanoutJobSchema.parse(job.data);
+    return fanOutTrigger(triggerId);
+  },
+  {
+    connection: createWorkerRedis(),
+    prefix: bullPrefix(),
+    concurrency: env.FANOUT_CONCURRENCY,
+    lockDuration: env.FANOUT_LOCK_MS,
+    stalledInterval: env.FANOUT_LOCK_MS,
+  },
+);
+worker.on("failed", (job, error) => logger.error({ err: error, triggerId: job?.data.triggerId, attempt: job?.attemptsMade }, "fan-out job failed"));
+worker.on("error", (error) => logger.error({ err: error }, "fan-out worker error"));
+worker.on("ready", () => {
+  logger.info("fan-out worker started");
+  process.send?.({ type: "ready" });
+});
+
+async function shutdown(): Promise<void> {
+  await worker.close();
+  await Promise.allSettled([closeDb(), closePublisher(), closeRedis()]);
+  process.exit(0);
+}
+process.on("SIGINT", () => void shutdown());
+process.on("SIGTERM", () => void shutdown());
