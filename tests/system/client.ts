@@ -2,6 +2,9 @@
 import { randomBytes } from "node:crypto";
 import { io, type Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "@/server/realtime/events";
+import type { Notification, UnreadCount } from "@/server/notifications/notifications.schema";
+
+export type ErrorBody = { error: { code: string; message: string; details?: { field: string; message: string }[] } };
 
 export type Reply<T = any> = { status: number; body: T; headers: Headers };
 
@@ -48,8 +51,8 @@ export function userClient(baseUrl: string, token: string) {
   return {
     get: <T = any>(path: string) => request<T>(`${baseUrl}${path}`, { token }),
     post: <T = any>(path: string, body?: unknown) => request<T>(`${baseUrl}${path}`, { method: "POST", token, body: body ?? {} }),
-    list: (query = "") => request<{ notifications: any[]; nextCursor: string | null }>(`${baseUrl}/api/notifications${query}`, { token }),
-    count: () => request<{ count: number; unseen: number }>(`${baseUrl}/api/notifications/unread-count`, { token }),
+    list: (query = "") => request<{ notifications: Notification[]; nextCursor: string | null } & Partial<ErrorBody>>(`${baseUrl}/api/notifications${query}`, { token }),
+    count: () => request<UnreadCount & Partial<ErrorBody>>(`${baseUrl}/api/notifications/unread-count`, { token }),
     changes: (afterSeq: number) => request(`${baseUrl}/api/notifications/changes?afterSeq=${afterSeq}`, { token }),
   };
 }
