@@ -59,6 +59,8 @@ try {
   const interval = 1000 / rate;
   const start = performance.now();
   const pending: Promise<unknown>[] = [];
+  const acceptLatencies: number[] = [];
+  const triggerIds: string[] = [];
   let failures = 0;
   for (let i = 0; i < total; i++) {
     const due = start + i * interval;
@@ -72,7 +74,9 @@ try {
         token: system.serviceKey,
         body: { type: "comment", to: [users[i % users.length]], actor: { id: "bench", name: "Bench" }, data: { benchId, excerpt: "hello" } },
       }).then((r) => {
+        acceptLatencies.push(performance.now() - sentAt.get(benchId)!);
         if (r.status !== 202) failures++;
+        else triggerIds.push((r.body as { id: string }).id);
       }),
     );
   }
@@ -85,6 +89,16 @@ try {
   console.log(`triggers sent: ${total} in ${sendSeconds.toFixed(2)} s = ${(total / sendSeconds).toFixed(1)} triggers/s (target ${rate}/s), failed: ${failures}`);
   console.log(`delivered: ${latencies.length}/${total}`);
   console.log(`latency ms: p50 ${percentile(sorted, 50).toFixed(1)}  p95 ${percentile(sorted, 95).toFixed(1)}  p99 ${percentile(sorted, 99).toFixed(1)}  max ${(sorted.at(-1) ?? NaN).toFixed(1)}`);
+  const acceptSorted = [...acceptLatencies].sort((a, b) => a - b);
+  console.log(`202 answered ms: p50 ${percentile(acceptSorted, 50).toFixed(1)}  p95 ${percentile(acceptSorted, 95).toFixed(1)}  p99 ${percentile(acceptSorted, 99).toFixed(1)}`);
+  const { rows: stages } = await db.query(
+    `SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM o.enqueued_at - t.created_at) * 1000) AS queued,
+            percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM t.completed_at - t.created_at) * 1000) AS stored
+       FROM triggers t JOIN outbox o ON o.trigger_id = t.id WHERE t.id = ANY($1::uuid[])`,
+    [triggerIds],
+  );
+  const fmt = (v: number[]) => `p50 ${v[0]!.toFixed(1)}  p99 ${v[1]!.toFixed(1)}`;
+  console.log(`accepted → on the queue ms: ${fmt(stages[0].queued)};  accepted → stored ms: ${fmt(stages[0].stored)}`);
   for (const d of devices) d.close();
 
   // --- 2. Fan-out rate for one topic trigger -----------------------------------------------------

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import { AppError } from "@/server/app-error";
-import { withTransaction, type Sql } from "@/server/db";
+import { pool, withTransaction, type Sql } from "@/server/db";
 import type { TriggerAccepted, TriggerInput } from "@/server/notifications/notifications.schema";
 
 export type CreateTriggerOptions = {
@@ -14,6 +14,8 @@ export type CreateTriggerResult = { status: number; body: TriggerAccepted | Reco
 
 const IDEMPOTENCY_TTL = "24 hours";
 
+type Queryable = Pick<Sql, "query">;
+
 /**
  * Accepts a trigger: validates the type, then stores the trigger and its outbox row in one
  * transaction, so the `202` means the trigger is durable. The outbox relay takes it from there.
@@ -23,20 +25,18 @@ const IDEMPOTENCY_TTL = "24 hours";
  * another body); if the first rolls back, the second proceeds as if it were first.
  */
 export async function createTrigger({ input, serviceKeyId, idempotency }: CreateTriggerOptions): Promise<CreateTriggerResult> {
+  // Without a key, the single statement is its own transaction.
+  if (!idempotency) return insertTrigger(pool, input, serviceKeyId);
   return withTransaction(async (sql) => {
-    if (idempotency) {
-      const replay = await claimIdempotencyKey(sql, serviceKeyId, idempotency.key, idempotency.requestHash);
-      if (replay) return replay;
-    }
+    const replay = await claimIdempotencyKey(sql, serviceKeyId, idempotency.key, idempotency.requestHash);
+    if (replay) return replay;
     const result = await insertTrigger(sql, input, serviceKeyId);
-    if (idempotency) {
-      await sql.query("UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2", [
+    await sql.query("UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2", [
         serviceKeyId,
         idempotency.key,
         result.status,
-        JSON.stringify(result.body),
-      ]);
-    }
+      JSON.stringify(result.body),
+    ]);
     return result;
   });
 }
@@ -61,54 +61,57 @@ async function claimIdempotencyKey(sql: Sql, scope: string, key: string, request
   return { status: existing.response_status, body: existing.response_body };
 }
 
-type TypeRow = { key: string; priority: string; title: string | null; channels: string[] };
-
-async function insertTrigger(sql: Sql, input: TriggerInput, serviceKeyId: string): Promise<CreateTriggerResult> {
-  const { rows: types } = await sql.query<TypeRow>("SELECT key, priority, title, channels FROM notification_types WHERE key = $1", [input.type]);
-  const type = types[0];
-  if (!type) {
-    throw new AppError("unknown_type", `Unknown notification type '${input.type}'.`, { details: [{ field: "type", message: "is not a configured notification type" }] });
-  }
-  if (type.title === null && !input.title) {
-    throw new AppError("validation_failed", `Type '${input.type}' has no template: the trigger must carry a title.`, {
-      details: [{ field: "title", message: "is required for this type" }],
-    });
-  }
+/**
+ * Stores the trigger and its outbox row, and wakes the relay, in ONE statement (so one round trip
+ * and atomic even outside a transaction). The type supplies defaults; when no row comes back, a
+ * second look tells the caller why (unknown type, or a type without template and no title).
+ */
+async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: string): Promise<CreateTriggerResult> {
   const explicit = Array.isArray(input.to) ? [...new Set(input.to)] : null;
   const topicKey = Array.isArray(input.to) ? null : input.to.topic;
-  let recipients = explicit?.length ?? 0;
-  if (topicKey) {
-    const { rows } = await sql.query<{ n: number }>("SELECT count(*)::int AS n FROM topic_subscriptions WHERE topic_key = $1", [topicKey]);
-    recipients = rows[0]?.n ?? 0;
-  }
   const id = uuidv7();
-  const createdAt = new Date();
-  await sql.query(
-    `INSERT INTO triggers (id, service_key_id, type, recipient_ids, topic_key, recipients, actor, target, data, title, body, actions,
-                           priority, channels, send_at, expires_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+  const { rows } = await sql.query<{ recipients: number }>(
+    `WITH type AS (
+       SELECT priority, channels FROM notification_types WHERE key = $3 AND (title IS NOT NULL OR $10::text IS NOT NULL)
+     ), inserted AS (
+       INSERT INTO triggers (id, service_key_id, type, recipient_ids, topic_key, recipients, actor, target, data, title, body, actions,
+                             priority, channels, send_at, expires_at, created_at)
+       SELECT $1::uuid, $2::text, $3::text, $4::text[], $5::text,
+              CASE WHEN $5::text IS NULL THEN cardinality($4::text[]) ELSE (SELECT count(*) FROM topic_subscriptions WHERE topic_key = $5) END,
+              $6::jsonb, $7::jsonb, $8::jsonb, $9::text, $10::text, $11::jsonb, coalesce($12::text, type.priority),
+              coalesce($13::text[], type.channels), $14::timestamptz, $15::timestamptz, $16::timestamptz
+         FROM type
+       RETURNING id, recipients
+     ), queued AS (
+       INSERT INTO outbox (trigger_id) SELECT id FROM inserted
+     )
+     SELECT recipients, pg_notify('outbox', '') FROM inserted`,
     [
       id,
       serviceKeyId,
       input.type,
       explicit ?? [],
       topicKey,
-      recipients,
       input.actor ? JSON.stringify(input.actor) : null,
       input.target ? JSON.stringify(input.target) : null,
       JSON.stringify(input.data ?? {}),
       input.title ?? null,
       input.body ?? null,
       JSON.stringify(input.actions ?? []),
-      input.priority ?? type.priority,
-      input.channels ?? type.channels,
+      input.priority ?? null,
+      input.channels ?? null,
       input.sendAt ?? null,
       input.expiresAt ?? null,
-      createdAt,
+      new Date(),
     ],
   );
-  await sql.query("INSERT INTO outbox (trigger_id) VALUES ($1)", [id]);
-  // Wakes the relay at commit; it also polls, so a lost notification only costs latency.
-  await sql.query("SELECT pg_notify('outbox', '')");
-  return { status: 202, body: { id, status: "accepted", recipients } };
+  const row = rows[0];
+  if (row) return { status: 202, body: { id, status: "accepted", recipients: row.recipients } };
+  const { rowCount } = await sql.query("SELECT 1 FROM notification_types WHERE key = $1", [input.type]);
+  if (rowCount === 0) {
+    throw new AppError("unknown_type", `Unknown notification type '${input.type}'.`, { details: [{ field: "type", message: "is not a configured notification type" }] });
+  }
+  throw new AppError("validation_failed", `Type '${input.type}' has no template: the trigger must carry a title.`, {
+    details: [{ field: "title", message: "is required for this type" }],
+  });
 }

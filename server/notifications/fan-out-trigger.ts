@@ -1,4 +1,4 @@
-import { withTransaction, pool, type Sql } from "@/server/db";
+import { pool } from "@/server/db";
 import { env } from "@/server/env";
 import { logger } from "@/server/logger";
 import { renderTemplate } from "@/server/templates/render-template";
@@ -41,41 +41,109 @@ export type FanOutResult = { inserted: number; status: "completed" | "skipped" }
 export async function fanOutTrigger(triggerId: string, options: { chunkSize?: number } = {}): Promise<FanOutResult> {
   const chunkSize = options.chunkSize ?? env.FANOUT_CHUNK_SIZE;
   const trigger = await loadTrigger(triggerId);
-  if (!trigger || trigger.status === "completed" || trigger.status === "cancelled") {
+  if (!trigger || trigger.status === "completed" || trigger.status === "cancelled" || trigger.status === "failed") {
     await pool.query("UPDATE outbox SET done_at = coalesce(done_at, now()) WHERE trigger_id = $1", [triggerId]);
     return { inserted: 0, status: "skipped" };
   }
   const content = await renderContent(trigger);
-  const log = logger.child({ triggerId });
-  let cursor = trigger.fanout_cursor;
   let inserted = 0;
-  if (trigger.status === "accepted") await pool.query("UPDATE triggers SET status = 'processing' WHERE id = $1 AND status = 'accepted'", [triggerId]);
-
   for (;;) {
-    const page = await nextRecipients(trigger, cursor, chunkSize);
-    const isLast = page.userIds.length < chunkSize;
-    const created = await retryOnConflict(() => withTransaction(async (sql) => {
-      if (trigger.topic_key === null && page.userIds.length > 0) {
-        // Explicit recipients need not exist yet: create them, in a fixed order to avoid deadlocks.
-        await sql.query("INSERT INTO users (id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT DO NOTHING", [page.userIds]);
-      }
-      const rows = page.userIds.length > 0 ? await insertChunk(sql, trigger, content, page.userIds) : [];
-      await sql.query(
-        `UPDATE triggers SET fanout_cursor = $2, fanout_count = fanout_count + $3,
-           status = CASE WHEN $4 THEN 'completed' ELSE status END, completed_at = CASE WHEN $4 THEN now() ELSE completed_at END
-         WHERE id = $1`,
-        [trigger.id, page.nextCursor ?? cursor, rows.length, isLast],
-      );
-      if (isLast) await sql.query("UPDATE outbox SET done_at = now() WHERE trigger_id = $1 AND done_at IS NULL", [trigger.id]);
-      return rows;
-    }));
-    inserted += created.length;
-    cursor = page.nextCursor ?? cursor;
-    await publishChunk(content, created);
-    if (isLast) break;
+    const chunk = await retryOnConflict(() => fanOutNextChunk(trigger, content, chunkSize));
+    inserted += chunk.rows.length;
+    await publishChunk(content, chunk.rows);
+    if (chunk.isLast) break;
   }
-  log.info({ inserted }, "fan-out completed");
+  logger.info({ triggerId, inserted }, "fan-out completed");
   return { inserted, status: "completed" };
+}
+
+/** How one kind of trigger pages its recipients after the cursor, and where the cursor moves to. */
+const pagers = {
+  // Explicit recipients: the cursor is how many of the stored list are done.
+  explicit: {
+    page: `SELECT r.id FROM t, unnest(t.recipient_ids[coalesce(t.fanout_cursor::int, 0) + 1 : coalesce(t.fanout_cursor::int, 0) + $2::int]) AS r(id)`,
+    cursor: `(coalesce(fanout_cursor::int, 0) + (SELECT count(*) FROM page))::text`,
+  },
+  // A topic of any size: keyset pagination over its subscriptions by user id.
+  topic: {
+    page: `SELECT s.user_id AS id FROM t JOIN topic_subscriptions s ON s.topic_key = t.topic_key
+            WHERE t.fanout_cursor IS NULL OR s.user_id > t.fanout_cursor ORDER BY s.user_id LIMIT $2::int`,
+    cursor: `coalesce((SELECT max(id) FROM page), fanout_cursor)`,
+  },
+} as const;
+
+type ChunkRow = { id: string | null; user_id: string | null; seq: number | null; unread_count: number | null; unseen_count: number | null; status: string | null };
+
+/**
+ * One chunk as ONE statement (its own transaction, one round trip):
+ * - lock the trigger row and read its cursor, so two deliveries of one job take turns and each
+ *   starts where the other committed;
+ * - take the next page of recipients;
+ * - upsert their user rows in id order (creating unknown recipients), which locks them, takes one
+ *   seq each and bumps the counters;
+ * - insert the notifications and their `new` changes;
+ * - move the cursor, and when the page was short, complete the trigger and its outbox row.
+ * Should a chunk ever be offered twice, the unique key refuses it and the whole statement (seq
+ * included) rolls back.
+ */
+async function fanOutNextChunk(trigger: TriggerRow, content: Content, chunkSize: number): Promise<{ rows: InsertedRow[]; isLast: boolean }> {
+  const pager = trigger.topic_key === null ? pagers.explicit : pagers.topic;
+  const { rows } = await pool.query<ChunkRow>(
+    `WITH t AS (
+       SELECT fanout_cursor, topic_key, recipient_ids FROM triggers
+        WHERE id = $1::uuid AND status IN ('accepted', 'processing') FOR UPDATE
+     ), page AS (
+       ${pager.page}
+     ), bumped AS (
+       INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
+       SELECT id, 1, 1, 1 FROM page ORDER BY id
+       ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + 1, unread_count = u.unread_count + 1, unseen_count = u.unseen_count + 1
+       RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
+     ), inserted AS (
+       INSERT INTO notifications (id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count,
+                                  target, actions, data, seq, expires_at, created_at, sort_at, updated_at)
+       SELECT uuid_generate_v7(), b.id, $1::uuid, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12::jsonb, $13::jsonb, $14::jsonb,
+              b.last_seq, $15::timestamptz, $3::timestamptz, $3::timestamptz, $3::timestamptz
+         FROM bumped b
+       RETURNING id, user_id, seq
+     ), changes AS (
+       INSERT INTO notification_changes (user_id, seq, kind, notification_id, notification_at, at)
+       SELECT user_id, seq, 'new', id, $3::timestamptz, $3::timestamptz FROM inserted
+     ), progress AS (
+       UPDATE triggers SET fanout_cursor = ${pager.cursor},
+              fanout_count = fanout_count + (SELECT count(*) FROM page),
+              status = CASE WHEN (SELECT count(*) FROM page) < $2::int THEN 'completed' ELSE 'processing' END,
+              completed_at = CASE WHEN (SELECT count(*) FROM page) < $2::int THEN now() END
+        WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM t)
+       RETURNING status
+     ), done AS (
+       UPDATE outbox SET done_at = now()
+        WHERE trigger_id = $1::uuid AND done_at IS NULL AND (NOT EXISTS (SELECT 1 FROM t) OR EXISTS (SELECT 1 FROM progress WHERE status = 'completed'))
+     )
+     SELECT i.id, i.user_id, i.seq, b.unread_count, b.unseen_count, NULL AS status FROM inserted i JOIN bumped b ON b.id = i.user_id
+     UNION ALL
+     SELECT NULL, NULL, NULL, NULL, NULL, status FROM progress`,
+    [
+      trigger.id,
+      chunkSize,
+      trigger.created_at,
+      content.type,
+      content.category,
+      content.priority,
+      content.title,
+      content.body,
+      content.actor ? JSON.stringify(content.actor) : null,
+      JSON.stringify(content.actors),
+      content.actorCount,
+      content.target ? JSON.stringify(content.target) : null,
+      JSON.stringify(content.actions),
+      JSON.stringify(content.data),
+      content.expiresAt,
+    ],
+  );
+  const status = rows.find((r) => r.status !== null)?.status;
+  const inserted = rows.filter((r): r is InsertedRow & ChunkRow => r.id !== null);
+  return { rows: inserted, isLast: status !== "processing" };
 }
 
 /**
@@ -100,7 +168,7 @@ async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
             t.expires_at, t.status, t.fanout_cursor, t.created_at,
             coalesce(nt.category, 'system') AS category, nt.title AS type_title, nt.body AS type_body
        FROM triggers t LEFT JOIN notification_types nt ON nt.key = t.type
-      WHERE t.id = $1`,
+      WHERE t.id = $1::uuid`,
     [triggerId],
   );
   return rows[0] ?? null;
@@ -130,72 +198,7 @@ async function renderContent(trigger: TriggerRow): Promise<Content> {
   };
 }
 
-async function nextRecipients(trigger: TriggerRow, cursor: string | null, limit: number): Promise<{ userIds: string[]; nextCursor: string | null }> {
-  if (trigger.topic_key === null) {
-    // Explicit recipients: the cursor is the index reached in the stored list.
-    const start = cursor === null ? 0 : Number(cursor);
-    const userIds = trigger.recipient_ids.slice(start, start + limit);
-    return { userIds, nextCursor: userIds.length > 0 ? String(start + userIds.length) : cursor };
-  }
-  const { rows } = await pool.query<{ user_id: string }>(
-    "SELECT user_id FROM topic_subscriptions WHERE topic_key = $1 AND ($2::text IS NULL OR user_id > $2) ORDER BY user_id LIMIT $3",
-    [trigger.topic_key, cursor, limit],
-  );
-  const userIds = rows.map((r) => r.user_id);
-  return { userIds, nextCursor: userIds.at(-1) ?? cursor };
-}
-
 type InsertedRow = { id: string; user_id: string; seq: number; unread_count: number; unseen_count: number };
-
-/**
- * One statement per chunk: lock the recipients' rows in id order, skip those who already have this
- * trigger's notification, take one seq each, insert the notifications and their `new` changes.
- * A duplicate that slips past the NOT EXISTS (a concurrent delivery of the same chunk) hits the
- * unique key and the caller's retry finds it already done.
- */
-async function insertChunk(sql: Sql, trigger: TriggerRow, content: Content, userIds: string[]): Promise<InsertedRow[]> {
-  const { rows } = await sql.query<InsertedRow>(
-    `WITH locked AS (
-       SELECT id FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE
-     ), fresh AS (
-       SELECT l.id FROM locked l
-        WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.trigger_id = $2 AND n.user_id = l.id AND n.created_at = $3)
-     ), bumped AS (
-       UPDATE users u SET last_seq = u.last_seq + 1, unread_count = u.unread_count + 1, unseen_count = u.unseen_count + 1
-         FROM fresh f WHERE u.id = f.id
-       RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
-     ), inserted AS (
-       INSERT INTO notifications (id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count,
-                                  target, actions, data, seq, expires_at, created_at, sort_at, updated_at)
-       SELECT uuid_generate_v7(), b.id, $2, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12::jsonb, $13::jsonb, $14::jsonb,
-              b.last_seq, $15, $3, $3, $3
-         FROM bumped b
-       RETURNING id, user_id, seq
-     ), changes AS (
-       INSERT INTO notification_changes (user_id, seq, kind, notification_id, notification_at, at)
-       SELECT user_id, seq, 'new', id, $3, $3 FROM inserted
-     )
-     SELECT i.id, i.user_id, i.seq, b.unread_count, b.unseen_count FROM inserted i JOIN bumped b ON b.id = i.user_id`,
-    [
-      userIds,
-      trigger.id,
-      trigger.created_at,
-      content.type,
-      content.category,
-      content.priority,
-      content.title,
-      content.body,
-      content.actor ? JSON.stringify(content.actor) : null,
-      JSON.stringify(content.actors),
-      content.actorCount,
-      content.target ? JSON.stringify(content.target) : null,
-      JSON.stringify(content.actions),
-      JSON.stringify(content.data),
-      content.expiresAt,
-    ],
-  );
-  return rows;
-}
 
 /** After commit: cache the new counts and publish to each recipient's devices. */
 async function publishChunk(content: Content, rows: InsertedRow[]): Promise<void> {

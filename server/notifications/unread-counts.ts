@@ -21,6 +21,13 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'unread', ARGV[2], 'unseen', ARGV[3]
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1`;
 
+type CountsPipeline = { setCountsIfNewer: (key: string, seq: number, unread: number, unseen: number, ttl: number) => void };
+
+function withCountsCommand(redis: Redis): Redis {
+  if (!("setCountsIfNewer" in redis)) redis.defineCommand("setCountsIfNewer", { numberOfKeys: 1, lua: SET_IF_NEWER });
+  return redis;
+}
+
 function countsKey(userId: string): string {
   return redisKey("counts", userId);
 }
@@ -28,9 +35,10 @@ function countsKey(userId: string): string {
 /** Caches counts for many users in one round trip. Failures are ignored: the cache rebuilds itself. */
 export async function cacheCounts(entries: { userId: string; counts: CountsAtSeq }[], redis: Redis = getRedis()): Promise<void> {
   if (entries.length === 0) return;
-  const pipeline = redis.pipeline();
+  const pipeline = withCountsCommand(redis).pipeline();
   for (const { userId, counts } of entries) {
-    pipeline.eval(SET_IF_NEWER, 1, countsKey(userId), counts.seq, counts.count, counts.unseen, CACHE_TTL_SECONDS);
+    // EVALSHA of the cached script (ioredis falls back to EVAL once per connection when Redis lacks it).
+    (pipeline as unknown as CountsPipeline).setCountsIfNewer(countsKey(userId), counts.seq, counts.count, counts.unseen, CACHE_TTL_SECONDS);
   }
   await pipeline.exec().catch(() => undefined);
 }

@@ -85,9 +85,9 @@ export async function startPrivateRedis(): Promise<{ url: string; port: number; 
 
 const entries = { web: "server.ts", relay: "workers/relay.ts", fanout: "workers/fanout.ts" } as const;
 
-function startProcess(part: keyof typeof entries, env: NodeJS.ProcessEnv, index: number): Promise<Proc> {
+function startProcess(part: keyof typeof entries, env: NodeJS.ProcessEnv, index: number, nodeArgs: string[] = []): Promise<Proc> {
   const child = fork(entries[part], [], {
-    execArgv: tsx,
+    execArgv: [...tsx, ...nodeArgs],
     env: { ...env, NOTIFY_SERVICE: `${part}-${index}`, ...(part === "web" ? { PORT: "0" } : {}) },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -106,7 +106,7 @@ function startProcess(part: keyof typeof entries, env: NodeJS.ProcessEnv, index:
   });
 }
 
-export type SystemOptions = { webNodes?: number; relays?: number; fanoutWorkers?: number; redisUrl?: string; databaseUrl?: string; env?: Record<string, string> };
+export type SystemOptions = { nodeArgs?: Partial<Record<keyof typeof entries, string[]>>; webNodes?: number; relays?: number; fanoutWorkers?: number; redisUrl?: string; databaseUrl?: string; env?: Record<string, string> };
 
 export async function startSystem(options: SystemOptions = {}): Promise<System> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
@@ -127,7 +127,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const processes: Proc[] = [];
   const counters = { web: 0, relay: 0, fanout: 0 };
   const startPart = async (part: keyof typeof entries) => {
-    const proc = await startProcess(part, env, counters[part]++);
+    const proc = await startProcess(part, env, counters[part]++, options.nodeArgs?.[part]);
     processes.push(proc);
     return proc;
   };
