@@ -4,6 +4,7 @@ import { logger } from "@/server/logger";
 import { renderTemplate } from "@/server/templates/render-template";
 import { cacheCounts } from "@/server/notifications/unread-counts";
 import { publishToUser } from "@/server/realtime/publish";
+import { filterOnline } from "@/server/realtime/presence";
 import type { Notification, Priority } from "@/server/notifications/notifications.schema";
 
 type TriggerRow = {
@@ -200,11 +201,13 @@ async function renderContent(trigger: TriggerRow): Promise<Content> {
 
 type InsertedRow = { id: string; user_id: string; seq: number; unread_count: number; unseen_count: number };
 
-/** After commit: cache the new counts and publish to each recipient's devices. */
+/** After commit: cache the new counts, and publish to the devices of the recipients who are online. */
 async function publishChunk(content: Content, rows: InsertedRow[]): Promise<void> {
   if (rows.length === 0) return;
   await cacheCounts(rows.map((r) => ({ userId: r.user_id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.seq } })));
+  const online = new Set(await filterOnline(rows.map((r) => r.user_id)));
   for (const row of rows) {
+    if (!online.has(row.user_id)) continue;
     const notification: Notification = {
       ...content,
       id: row.id,

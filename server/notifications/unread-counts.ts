@@ -13,34 +13,45 @@ export type CountsAtSeq = UnreadCount & { seq: number };
 
 const CACHE_TTL_SECONDS = 7 * 24 * 3600;
 
-// KEYS[1] = hash; ARGV = seq, unread, unseen, ttl. Sets only when newer than the cached seq.
+// KEYS = one hash per user; ARGV[1] = ttl, then (seq, unread, unseen) per key. Each key is set only
+// when its seq is newer than the cached one.
 const SET_IF_NEWER = `
-local cur = redis.call('HGET', KEYS[1], 'seq')
-if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'unread', ARGV[2], 'unseen', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return 1`;
+local ttl = ARGV[1]
+for i, key in ipairs(KEYS) do
+  local seq = ARGV[i * 3 - 1]
+  local cur = redis.call('HGET', key, 'seq')
+  if (not cur) or tonumber(cur) < tonumber(seq) then
+    redis.call('HSET', key, 'seq', seq, 'unread', ARGV[i * 3], 'unseen', ARGV[i * 3 + 1])
+    redis.call('EXPIRE', key, ttl)
+  end
+end
+return #KEYS`;
 
-type CountsPipeline = { setCountsIfNewer: (key: string, seq: number, unread: number, unseen: number, ttl: number) => void };
+/** Keys per script call: one call per chunk of a fan-out, not one per recipient. */
+const KEYS_PER_CALL = 500;
 
-function withCountsCommand(redis: Redis): Redis {
-  if (!("setCountsIfNewer" in redis)) redis.defineCommand("setCountsIfNewer", { numberOfKeys: 1, lua: SET_IF_NEWER });
-  return redis;
+type CountsCommand = { setCountsIfNewer: (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number> };
+
+function withCountsCommand(redis: Redis): Redis & CountsCommand {
+  if (!("setCountsIfNewer" in redis)) redis.defineCommand("setCountsIfNewer", { lua: SET_IF_NEWER });
+  return redis as Redis & CountsCommand;
 }
 
 function countsKey(userId: string): string {
   return redisKey("counts", userId);
 }
 
-/** Caches counts for many users in one round trip. Failures are ignored: the cache rebuilds itself. */
+/** Caches counts for many users in a few commands. Failures are ignored: the cache rebuilds itself. */
 export async function cacheCounts(entries: { userId: string; counts: CountsAtSeq }[], redis: Redis = getRedis()): Promise<void> {
-  if (entries.length === 0) return;
-  const pipeline = withCountsCommand(redis).pipeline();
-  for (const { userId, counts } of entries) {
-    // EVALSHA of the cached script (ioredis falls back to EVAL once per connection when Redis lacks it).
-    (pipeline as unknown as CountsPipeline).setCountsIfNewer(countsKey(userId), counts.seq, counts.count, counts.unseen, CACHE_TTL_SECONDS);
+  const command = withCountsCommand(redis);
+  const calls: Promise<number>[] = [];
+  for (let i = 0; i < entries.length; i += KEYS_PER_CALL) {
+    const batch = entries.slice(i, i + KEYS_PER_CALL);
+    const keys = batch.map((e) => countsKey(e.userId));
+    const args = batch.flatMap((e) => [e.counts.seq, e.counts.count, e.counts.unseen]);
+    calls.push(command.setCountsIfNewer(keys.length, ...keys, CACHE_TTL_SECONDS, ...args));
   }
-  await pipeline.exec().catch(() => undefined);
+  await Promise.allSettled(calls);
 }
 
 export async function getUnreadCount(userId: string): Promise<UnreadCount> {

@@ -8,6 +8,7 @@ import { createWorkerRedis } from "@/server/redis";
 import { logger } from "@/server/logger";
 import { changeNotificationState, markAllNotificationsRead, markNotificationDelivered } from "@/server/notifications/change-notification-state";
 import { socketChannelPrefix } from "@/server/realtime/publish";
+import { markOnline, PRESENCE_HEARTBEAT_MS } from "@/server/realtime/presence";
 import {
   socketAckPayloadSchema,
   socketIdsPayloadSchema,
@@ -79,9 +80,21 @@ export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; 
       .catch(() => next(new Error("unauthorized")));
   });
 
+  // Sockets per user on this node, renewed in the presence set every heartbeat.
+  const connected = new Map<string, number>();
+  const heartbeat = setInterval(() => void markOnline(connected.keys()).catch(() => undefined), PRESENCE_HEARTBEAT_MS);
+  heartbeat.unref();
+
   io.on("connection", (socket) => {
     const { userId } = socket.data;
     void socket.join(userRoom(userId));
+    connected.set(userId, (connected.get(userId) ?? 0) + 1);
+    void markOnline([userId]).catch(() => undefined);
+    socket.on("disconnect", () => {
+      const left = (connected.get(userId) ?? 1) - 1;
+      if (left > 0) connected.set(userId, left);
+      else connected.delete(userId);
+    });
     socket.on(
       "notifications:read",
       handle(socketIdsPayloadSchema, async ({ ids }) => ({ count: (await changeNotificationState(userId, "read", ids)).count })),
@@ -97,6 +110,7 @@ export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; 
   return {
     io,
     close: async () => {
+      clearInterval(heartbeat);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await Promise.allSettled([pub.quit(), sub.quit()]);
     },

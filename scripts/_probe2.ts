@@ -1,0 +1,10 @@
+import { request } from "../tests/system/client";
+import { startSystem } from "../tests/system/start-system";
+const system = await startSystem({ webNodes: 1, relays: 1, fanoutWorkers: 1, env: { LOG_LEVEL: "error" }, nodeArgs: { web: ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] } });
+const web = system.webUrls[0]!;
+for (let j = 0; j < 100; j++) await request(`${web}/api/v1/notifications`, { method: "POST", token: system.serviceKey, body: { type: "like", to: [`u${j % 50}`] } });
+let i = 0;
+const t = performance.now();
+await Promise.all(Array.from({ length: 10 }, async () => { while (i < 1000) { i++; await request(`${web}/api/v1/notifications`, { method: "POST", token: system.serviceKey, body: { type: "like", to: [`u${i % 50}`] } }); } }));
+console.log(((performance.now() - t)).toFixed(0), "ms for 1000");
+await system.stop(); process.exit(0);

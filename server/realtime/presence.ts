@@ -1,0 +1,39 @@
+import type { Redis } from "ioredis";
+import { getRedis, redisKey } from "@/server/redis";
+
+/**
+ * Which users have a socket open somewhere, so a fan-out publishes only to them (a trigger to a
+ * million followers must not publish a million messages for the few thousand online). One sorted
+ * set: member = user id, score = until when the user counts as online. Web nodes add a user when a
+ * socket connects and renew all their users every HEARTBEAT; a node that dies simply stops renewing.
+ * Errs only towards "online": a user who just left may still be published to, never the reverse.
+ */
+export const PRESENCE_TTL_MS = 60_000;
+export const PRESENCE_HEARTBEAT_MS = 20_000;
+
+function presenceKey(): string {
+  return redisKey("online");
+}
+
+export async function markOnline(userIds: Iterable<string>, redis: Redis = getRedis()): Promise<void> {
+  const until = Date.now() + PRESENCE_TTL_MS;
+  const members: (string | number)[] = [];
+  for (const id of userIds) members.push(until, id);
+  if (members.length === 0) return;
+  const pipeline = redis.pipeline();
+  for (let i = 0; i < members.length; i += 2000) pipeline.zadd(presenceKey(), ...members.slice(i, i + 2000));
+  pipeline.zremrangebyscore(presenceKey(), "-inf", Date.now());
+  await pipeline.exec();
+}
+
+/** The subset of `userIds` that is online. If Redis cannot answer, everyone counts as online. */
+export async function filterOnline(userIds: string[], redis: Redis = getRedis()): Promise<string[]> {
+  if (userIds.length === 0) return [];
+  try {
+    const scores = await redis.zmscore(presenceKey(), ...userIds);
+    const now = Date.now();
+    return userIds.filter((_, i) => scores[i] !== null && Number(scores[i]) > now);
+  } catch {
+    return userIds;
+  }
+}
