@@ -7,6 +7,7 @@ import { attachSocketServer } from "@/server/realtime/socket-server";
 import { closeDb } from "@/server/db";
 import { closeRedis } from "@/server/redis";
 import { closePublisher } from "@/server/realtime/publish";
+import { closeQueues } from "@/server/queues";
 import { logger } from "@/server/logger";
 
 const dev = env.NODE_ENV !== "production";
@@ -35,7 +36,7 @@ async function shutdown(signal: string): Promise<void> {
   const force = setTimeout(() => process.exit(1), 10_000);
   force.unref();
   await sockets.close();
-  await Promise.allSettled([closeDb(), closeRedis(), closePublisher()]);
+  await Promise.allSettled([closeQueues(), closeDb(), closeRedis(), closePublisher()]);
   process.exit(0);
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));

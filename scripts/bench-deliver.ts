@@ -3,7 +3,7 @@
 //  1. the latency from POST /api/v1/notifications to `notification:new` on a connected socket.io
 //     client, p50/p95/p99, at the steady trigger rate it achieved;
 //  2. the fan-out rate, in recipients per second, of one trigger to a topic of N subscribers.
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -27,6 +27,36 @@ const recipients = Number(values.recipients);
 if (!existsSync(".next/BUILD_ID")) {
   console.log("building the web app first (npm run build) …");
   execFileSync("npm", ["run", "build"], { stdio: "inherit" });
+}
+
+/** CPU time (ms) used so far by a process, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+function pidsOf(name: string): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/comm`, "utf8").trim().startsWith(name);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+function cpuSnapshot(): Map<string, number> {
+  const snapshot = new Map<string, number>();
+  for (const p of system.processes) snapshot.set(p.name, cpuMs(p.child.pid!));
+  snapshot.set("bench client", cpuMs(process.pid));
+  snapshot.set("postgres (all)", pidsOf("postgres").reduce((sum, pid) => sum + cpuMs(pid), 0));
+  snapshot.set("redis-server", pidsOf("redis-server").reduce((sum, pid) => sum + cpuMs(pid), 0));
+  return snapshot;
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
@@ -57,6 +87,7 @@ try {
   }
   const total = rate * seconds;
   const interval = 1000 / rate;
+  const cpuBefore = cpuSnapshot();
   const start = performance.now();
   const pending: Promise<unknown>[] = [];
   const acceptLatencies: number[] = [];
@@ -82,6 +113,7 @@ try {
   }
   const sendSeconds = (performance.now() - start) / 1000;
   await Promise.all(pending);
+  const cpuAfter = cpuSnapshot();
   const deadline = Date.now() + 15_000;
   while (latencies.length < total - failures && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const sorted = [...latencies].sort((a, b) => a - b);
@@ -99,6 +131,7 @@ try {
   );
   const fmt = (v: number[]) => `p50 ${v[0]!.toFixed(1)}  p99 ${v[1]!.toFixed(1)}`;
   console.log(`accepted → on the queue ms: ${fmt(stages[0].queued)};  accepted → stored ms: ${fmt(stages[0].stored)}`);
+  console.log("CPU ms per trigger: " + [...cpuAfter].map(([name, ms]) => `${name} ${((ms - (cpuBefore.get(name) ?? 0)) / total).toFixed(2)}`).join(", "));
   for (const d of devices) d.close();
 
   // --- 2. Fan-out rate for one topic trigger -----------------------------------------------------

@@ -35,6 +35,8 @@ const envSchema = z
     /** How long a fan-out job's lock lasts without renewal: a killed worker's job is retried after it. */
     FANOUT_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
     OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+    /** An outbox row the web node did not manage to queue is queued by the relay after this long. */
+    OUTBOX_GRACE_MS: z.coerce.number().int().min(100).max(3_600_000).default(3_000),
     /** An outbox row whose fan-out has not committed this long after it was queued is queued again. */
     OUTBOX_REDELIVER_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(25),

@@ -1,4 +1,5 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from "bullmq";
+import { Queue, type JobsOptions } from "bullmq";
+import type { Redis } from "ioredis";
 import { z } from "zod";
 import { env } from "@/server/env";
 import { createProducerRedis } from "@/server/redis";
@@ -16,16 +17,21 @@ export function bullPrefix(): string {
   return `${env.REDIS_PREFIX}:bull`;
 }
 
-const globalForQueues = globalThis as typeof globalThis & { __notifyFanoutQueue?: Queue<FanoutJob> };
+const globalForQueues = globalThis as typeof globalThis & { __notifyFanoutQueue?: { queue: Queue<FanoutJob>; redis: Redis } };
 
-export function getFanoutQueue(connection?: ConnectionOptions): Queue<FanoutJob> {
+function getFanoutQueueEntry(): { queue: Queue<FanoutJob>; redis: Redis } {
   if (!globalForQueues.__notifyFanoutQueue) {
-    globalForQueues.__notifyFanoutQueue = new Queue<FanoutJob>(queueNames.fanout, {
-      connection: connection ?? createProducerRedis(),
-      prefix: bullPrefix(),
-    });
+    const redis = createProducerRedis();
+    redis.on("error", () => undefined); // a failed add is reported by its promise
+    const queue = new Queue<FanoutJob>(queueNames.fanout, { connection: redis, prefix: bullPrefix() });
+    queue.on("error", () => undefined);
+    globalForQueues.__notifyFanoutQueue = { queue, redis };
   }
   return globalForQueues.__notifyFanoutQueue;
+}
+
+export function getFanoutQueue(): Queue<FanoutJob> {
+  return getFanoutQueueEntry().queue;
 }
 
 /** The job id of a trigger's fan-out: deterministic, so a re-sent outbox row cannot run twice at once. */
@@ -41,16 +47,36 @@ export const fanoutJobOptions: JobsOptions = {
   removeOnFail: true,
 };
 
-/** Puts fan-out jobs on the queue; an id already waiting or running is left as it is. */
-export async function enqueueFanouts(triggerIds: string[]): Promise<void> {
+/**
+ * Puts fan-out jobs on the queue; an id already waiting or running is left as it is. Fails fast
+ * (never waits for a Redis that is down) so a request path can hand the job to the outbox relay.
+ */
+export async function enqueueFanouts(triggerIds: string[], timeoutMs = 2000): Promise<void> {
   if (triggerIds.length === 0) return;
-  await getFanoutQueue().addBulk(
+  const { queue, redis } = getFanoutQueueEntry();
+  if (redis.status !== "ready" && redis.status !== "connecting" && redis.status !== "connect") {
+    throw new Error(`Redis is ${redis.status}`);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`queueing timed out after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([addFanouts(queue, triggerIds), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function addFanouts(queue: Queue<FanoutJob>, triggerIds: string[]): Promise<void> {
+  await queue.addBulk(
     triggerIds.map((triggerId) => ({ name: "fanout", data: { triggerId }, opts: { ...fanoutJobOptions, jobId: fanoutJobId(triggerId) } })),
   );
 }
 
 export async function closeQueues(): Promise<void> {
-  const queue = globalForQueues.__notifyFanoutQueue;
+  const entry = globalForQueues.__notifyFanoutQueue;
   delete globalForQueues.__notifyFanoutQueue;
-  await queue?.close();
+  await entry?.queue.close().catch(() => undefined);
+  await entry?.redis.quit().catch(() => entry.redis.disconnect());
 }

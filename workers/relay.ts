@@ -1,6 +1,6 @@
-// The outbox relay: moves accepted triggers from PostgreSQL onto the fan-out queue. Woken by
-// LISTEN/NOTIFY at each commit, and polling as a fallback. Any number may run.
-import pg from "pg";
+// The outbox relay: the safety net between PostgreSQL and the fan-out queue. Every OUTBOX_POLL_MS it
+// queues accepted triggers whose fan-out has not committed in time (see relayOutboxBatch). Any
+// number may run at once.
 import { env } from "@/server/env";
 import { closeDb } from "@/server/db";
 import { closeQueues } from "@/server/queues";
@@ -20,20 +20,7 @@ const sleep = (ms: number) =>
     wake = done;
   });
 
-async function listen(): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: env.DATABASE_URL });
-  client.on("error", (error) => {
-    logger.warn({ err: error }, "relay LISTEN connection lost; polling until it is back");
-    setTimeout(() => void listen().catch(() => undefined), 1000);
-  });
-  client.on("notification", () => wake?.());
-  await client.connect();
-  await client.query("LISTEN outbox");
-  return client;
-}
-
 async function main(): Promise<void> {
-  const listener = await listen();
   let lastPrune = 0;
   logger.info("outbox relay started");
   process.send?.({ type: "ready" });
@@ -51,7 +38,6 @@ async function main(): Promise<void> {
     }
     if (!stopping) await sleep(env.OUTBOX_POLL_MS);
   }
-  await listener.end().catch(() => undefined);
   await closeQueues();
   await closeDb();
   process.exit(0);

@@ -1,6 +1,8 @@
 import { v7 as uuidv7 } from "uuid";
 import { AppError } from "@/server/app-error";
 import { pool, withTransaction, type Sql } from "@/server/db";
+import { enqueueFanouts } from "@/server/queues";
+import { logger } from "@/server/logger";
 import type { TriggerAccepted, TriggerInput } from "@/server/notifications/notifications.schema";
 
 export type CreateTriggerOptions = {
@@ -18,18 +20,29 @@ type Queryable = Pick<Sql, "query">;
 
 /**
  * Accepts a trigger: validates the type, then stores the trigger and its outbox row in one
- * transaction, so the `202` means the trigger is durable. The outbox relay takes it from there.
+ * transaction, so the `202` means the trigger is durable; then queues its fan-out. The outbox row is
+ * done only when the fan-out has committed, so the relay re-queues whatever gets lost.
  *
  * Idempotency: the key's row is claimed inside the same transaction. A second request with the same
  * key blocks on that row until the first commits, then replays the stored response (or gets 409 for
  * another body); if the first rolls back, the second proceeds as if it were first.
  */
-export async function createTrigger({ input, serviceKeyId, idempotency }: CreateTriggerOptions): Promise<CreateTriggerResult> {
+export async function createTrigger(options: CreateTriggerOptions): Promise<CreateTriggerResult> {
+  const result = await storeTrigger(options);
+  if (result.isNew) {
+    // The fast path: queue the fan-out right after commit. If this fails (Redis down, crash right
+    // here), the outbox relay finds the row unfinished after OUTBOX_GRACE_MS and queues it.
+    await enqueueFanouts([result.body.id as string]).catch((error: unknown) => logger.warn({ err: error }, "fan-out not queued; the outbox relay will"));
+  }
+  return { status: result.status, body: result.body };
+}
+
+async function storeTrigger({ input, serviceKeyId, idempotency }: CreateTriggerOptions): Promise<CreateTriggerResult & { isNew: boolean }> {
   // Without a key, the single statement is its own transaction.
-  if (!idempotency) return insertTrigger(pool, input, serviceKeyId);
+  if (!idempotency) return { ...(await insertTrigger(pool, input, serviceKeyId)), isNew: true };
   return withTransaction(async (sql) => {
     const replay = await claimIdempotencyKey(sql, serviceKeyId, idempotency.key, idempotency.requestHash);
-    if (replay) return replay;
+    if (replay) return { ...replay, isNew: false };
     const result = await insertTrigger(sql, input, serviceKeyId);
     await sql.query("UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2", [
         serviceKeyId,
@@ -37,7 +50,7 @@ export async function createTrigger({ input, serviceKeyId, idempotency }: Create
         result.status,
       JSON.stringify(result.body),
     ]);
-    return result;
+    return { ...result, isNew: true };
   });
 }
 
@@ -62,7 +75,7 @@ async function claimIdempotencyKey(sql: Sql, scope: string, key: string, request
 }
 
 /**
- * Stores the trigger and its outbox row, and wakes the relay, in ONE statement (so one round trip
+ * Stores the trigger and its outbox row in ONE statement (so one round trip
  * and atomic even outside a transaction). The type supplies defaults; when no row comes back, a
  * second look tells the caller why (unknown type, or a type without template and no title).
  */
@@ -85,7 +98,7 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
      ), queued AS (
        INSERT INTO outbox (trigger_id) SELECT id FROM inserted
      )
-     SELECT recipients, pg_notify('outbox', '') FROM inserted`,
+     SELECT recipients FROM inserted`,
     [
       id,
       serviceKeyId,

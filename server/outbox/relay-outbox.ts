@@ -6,18 +6,22 @@ import { logger } from "@/server/logger";
 const BATCH = 500;
 
 /**
- * Moves one batch of outbox rows onto the fan-out queue and returns how many it moved. A row is
- * picked when it was never queued, or was queued long enough ago that its fan-out should have
- * committed (the job was lost: Redis flushed, a worker died). Rows stay locked while they are
+ * Moves one batch of outbox rows onto the fan-out queue and returns how many it moved. The web node
+ * queues each trigger itself right after commit; the relay is the safety net. It picks a row that is
+ * still not done OUTBOX_GRACE_MS after it was written (the web node died before queueing, or Redis
+ * lost the job), or OUTBOX_REDELIVER_MS after the relay last queued it. Re-queueing a job that still
+ * exists is a no-op (same job id); one whose fan-out completed meanwhile is skipped by the worker. Rows stay locked while they are
  * queued (`SKIP LOCKED`), so any number of relays can run; a failed enqueue rolls back and is retried.
  */
 export async function relayOutboxBatch(): Promise<number> {
   return withTransaction(async (sql) => {
     const { rows } = await sql.query<{ id: number; trigger_id: string; attempts: number }>(
       `SELECT id, trigger_id, attempts FROM outbox
-        WHERE done_at IS NULL AND (enqueued_at IS NULL OR enqueued_at < now() - make_interval(secs => $1::float8 / 1000))
-        ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-      [env.OUTBOX_REDELIVER_MS, BATCH],
+        WHERE done_at IS NULL
+          AND ((enqueued_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000))
+               OR enqueued_at < now() - make_interval(secs => $2::float8 / 1000))
+        ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`,
+      [env.OUTBOX_GRACE_MS, env.OUTBOX_REDELIVER_MS, BATCH],
     );
     if (rows.length === 0) return 0;
     const exhausted = rows.filter((r) => r.attempts >= env.OUTBOX_MAX_ATTEMPTS);

@@ -62,6 +62,7 @@ function handle<T>(schema: ZodType<T> | null, run: (payload: T) => Promise<Recor
 export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; close: () => Promise<void> } {
   const pub = createWorkerRedis();
   const sub = pub.duplicate();
+  for (const client of [pub, sub]) client.on("error", (error) => logger.warn({ err: error }, "socket.io redis adapter connection error"));
   const io: NotifyServer = new Server(httpServer, {
     path: "/socket.io",
     serveClient: false,

@@ -4,7 +4,7 @@ import pg from "pg";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, serviceClient, uniqueId } from "./client";
-import { startPrivateRedis, startSystem, type Proc, type System } from "./start-system";
+import { freePort, startPrivateRedis, startSystem, type Proc, type System } from "./start-system";
 
 let system: System;
 let redis: Awaited<ReturnType<typeof startPrivateRedis>>;
@@ -18,7 +18,7 @@ beforeAll(async () => {
     webNodes: 1,
     relays: 1,
     fanoutWorkers: 1,
-    env: { FANOUT_CHUNK_SIZE: "100", FANOUT_LOCK_MS: "2000", OUTBOX_REDELIVER_MS: "1500", FANOUT_CONCURRENCY: "2" },
+    env: { FANOUT_CHUNK_SIZE: "100", FANOUT_LOCK_MS: "2000", OUTBOX_GRACE_MS: "1000", OUTBOX_REDELIVER_MS: "1500", FANOUT_CONCURRENCY: "2" },
   });
   db = new pg.Pool({ connectionString: system.databaseUrl, max: 2 });
   service = serviceClient(system.webUrls[0]!, system.serviceKey);
@@ -91,11 +91,11 @@ describe("crash safety", () => {
     const recipients = Array.from({ length: 700 }, (_, i) => uniqueId(`flush${i}`));
     const reply = await service.trigger({ type: "like", to: recipients, actor: { id: "x", name: "X" } });
     expect(reply.status).toBe(202);
+    const { rows: accepted } = await db.query("SELECT done_at FROM outbox WHERE trigger_id = $1", [reply.body.id]);
+    expect(accepted).toEqual([{ done_at: null }]);
     const client = new Redis(redis.url);
     try {
       await eventually(async () => ((await client.keys(`${system.redisPrefix}:bull:*${reply.body.id}*`)).length > 0 ? true : undefined), 10_000, "the job in BullMQ");
-      const { rows } = await db.query("SELECT enqueued_at FROM outbox WHERE trigger_id = $1", [reply.body.id]);
-      expect(rows[0].enqueued_at).not.toBeNull();
       expect(await client.flushall()).toBe("OK");
       expect(await client.dbsize()).toBe(0);
     } finally {
@@ -123,5 +123,19 @@ describe("crash safety", () => {
     client.disconnect();
     await system.startPart("fanout");
     await expectExactlyOneEach(reply.body.id, recipients);
+  });
+
+  it("a web node that cannot reach Redis still accepts durably, and the relay queues what it could not", async () => {
+    const lonely = await system.startPart("web", { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, LOG_LEVEL: "fatal" });
+    const web = serviceClient(`http://127.0.0.1:${lonely.port}`, system.serviceKey);
+    const health = await web.call("GET", "/api/health");
+    expect(health.status).toBe(503);
+    expect(health.body).toMatchObject({ ok: false, db: "up", redis: "down" });
+    const recipients = [uniqueId("lonely"), uniqueId("lonely")];
+    const reply = await web.trigger({ type: "system", to: recipients, title: "Still here", body: "Redis was down on that node" });
+    expect(reply.status).toBe(202);
+    await expectExactlyOneEach(reply.body.id, recipients);
+    lonely.child.kill("SIGTERM");
+    await lonely.exited;
   });
 });

@@ -19,7 +19,7 @@ export type SystemInfo = { webUrls: string[]; databaseUrl: string; redisUrl: str
 export type System = SystemInfo & {
   processes: Proc[];
   env: NodeJS.ProcessEnv;
-  startPart: (part: "web" | "relay" | "fanout") => Promise<Proc>;
+  startPart: (part: "web" | "relay" | "fanout", envOverride?: Record<string, string>) => Promise<Proc>;
   stop: () => Promise<void>;
 };
 
@@ -126,8 +126,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   };
   const processes: Proc[] = [];
   const counters = { web: 0, relay: 0, fanout: 0 };
-  const startPart = async (part: keyof typeof entries) => {
-    const proc = await startProcess(part, env, counters[part]++, options.nodeArgs?.[part]);
+  const startPart = async (part: keyof typeof entries, envOverride: Record<string, string> = {}) => {
+    const proc = await startProcess(part, { ...env, ...envOverride }, counters[part]++, options.nodeArgs?.[part]);
     processes.push(proc);
     return proc;
   };
