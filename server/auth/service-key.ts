@@ -19,11 +19,25 @@ function equalsEnvKey(key: string): boolean {
   return timingSafeEqual(a, b);
 }
 
+/** Looked-up keys are cached briefly per process: a revocation takes effect within this time. */
+export const SERVICE_KEY_CACHE_MS = 10_000;
+const cache = new Map<string, { principal: ServicePrincipal | null; until: number }>();
+
 /** The principal of a valid, unrevoked service key, or null. */
 export async function findServicePrincipal(key: string): Promise<ServicePrincipal | null> {
   if (equalsEnvKey(key)) return { keyId: ENV_KEY_ID, scopes: ["notify", "admin"] };
-  if (!key.startsWith("nsk_")) return null;
-  const row = await prisma.serviceKey.findUnique({ where: { keyHash: hashServiceKey(key) } });
+  if (!key.startsWith("nsk_") || key.length > 200) return null;
+  const keyHash = hashServiceKey(key);
+  const cached = cache.get(keyHash);
+  if (cached && cached.until > Date.now()) return cached.principal;
+  const principal = await lookUpServiceKey(keyHash);
+  if (cache.size > 10_000) cache.clear();
+  cache.set(keyHash, { principal, until: Date.now() + SERVICE_KEY_CACHE_MS });
+  return principal;
+}
+
+async function lookUpServiceKey(keyHash: string): Promise<ServicePrincipal | null> {
+  const row = await prisma.serviceKey.findUnique({ where: { keyHash } });
   if (!row || row.revokedAt) return null;
   // Recording last use is best effort and at most once a minute per key.
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
@@ -37,4 +51,17 @@ export async function createServiceKey(name: string, scopes: ServiceScope[]): Pr
   const key = `nsk_${randomBytes(24).toString("base64url")}`;
   const row = await prisma.serviceKey.create({ data: { name, scopes, keyHash: hashServiceKey(key), prefix: key.slice(0, 8) } });
   return { id: row.id, key };
+}
+
+/** Revokes a key by id; it stops working within SERVICE_KEY_CACHE_MS on every node. */
+export async function revokeServiceKey(id: string): Promise<boolean> {
+  const { count } = await prisma.serviceKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+  return count > 0;
+}
+
+export async function listServiceKeys(): Promise<{ id: string; name: string; prefix: string; scopes: string[]; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }[]> {
+  return prisma.serviceKey.findMany({
+    select: { id: true, name: true, prefix: true, scopes: true, createdAt: true, lastUsedAt: true, revokedAt: true },
+    orderBy: { createdAt: "asc" },
+  });
 }

@@ -85,7 +85,7 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
   const id = uuidv7();
   const { rows } = await sql.query<{ recipients: number }>(
     `WITH type AS (
-       SELECT priority, channels FROM notification_types WHERE key = $3 AND (title IS NOT NULL OR $10::text IS NOT NULL)
+       SELECT priority, channels FROM notification_types WHERE key = $3 AND (title IS NOT NULL OR $9::text IS NOT NULL)
      ), inserted AS (
        INSERT INTO triggers (id, service_key_id, type, recipient_ids, topic_key, recipients, actor, target, data, title, body, actions,
                              priority, channels, send_at, expires_at, created_at)

@@ -1,4 +1,5 @@
 // The service API against the running system: auth, triggers, bad input, idempotency, topics, status.
+import { execFileSync } from "node:child_process";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventually, request, serviceClient, uniqueId, userClient } from "./client";
@@ -249,4 +250,50 @@ describe("trigger status", () => {
 beforeAll(async () => {
   const health = await request(`${web1}/api/health`);
   expect(health.body).toEqual({ ok: true, db: "up", redis: "up" });
+});
+
+describe("service keys from the database", () => {
+  const runKeys = (...args: string[]) =>
+    execFileSync(process.execPath, ["--import", "tsx", "scripts/service-keys.ts", ...args], {
+      env: { ...process.env, DATABASE_URL: system.databaseUrl, LOG_LEVEL: "warn" },
+      encoding: "utf8",
+    });
+
+  it("stores only a hash, honours scopes, and stops working when revoked", async () => {
+    const notifyKey = JSON.parse(runKeys("create", "--name", "billing", "--scopes", "notify")) as { id: string; key: string };
+    const adminKey = JSON.parse(runKeys("create", "--name", "ops", "--scopes", "admin")) as { id: string; key: string };
+    expect(notifyKey.key).toMatch(/^nsk_/);
+    const { rows } = await db.query("SELECT key_hash, prefix FROM service_keys WHERE id = $1", [notifyKey.id]);
+    expect(rows[0].key_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(rows)).not.toContain(notifyKey.key);
+
+    const trigger = { type: "system", to: [uniqueId("k")], title: "Keyed" };
+    const accepted = await request(`${web1}/api/v1/notifications`, { method: "POST", token: notifyKey.key, body: trigger });
+    expect(accepted.body).toMatchObject({ status: "accepted" });
+    const forbidden = await request(`${web1}/api/v1/notifications`, { method: "POST", token: adminKey.key, body: trigger });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body.error.code).toBe("forbidden");
+
+    expect(runKeys("revoke", notifyKey.id)).toContain("revoked");
+    // Nodes cache a looked-up key for up to 10 s; a node that never saw it refuses it at once.
+    const refused = await request(`${web2}/api/v1/notifications`, { method: "POST", token: notifyKey.key, body: trigger });
+    expect(refused.status).toBe(401);
+    expect(runKeys("list")).toMatch(/billing .*revoked/);
+  });
+});
+
+describe("types without a template", () => {
+  it("takes title and body from the trigger; a title alone is enough, a body alone is not", async () => {
+    const user = uniqueId("sys");
+    expect((await service.trigger({ type: "system", to: [user], title: "Maintenance tonight" })).status).toBe(202);
+    const noTitle = await service.trigger({ type: "system", to: [user], body: "no title" });
+    expect(noTitle.status).toBe(422);
+    expect(noTitle.body.error.details).toEqual([{ field: "title", message: "is required for this type" }]);
+    const inbox = userClient(web1, await service.token(user));
+    const page = await eventually(async () => {
+      const r = await inbox.list();
+      return r.body.notifications.length === 1 ? r.body : undefined;
+    });
+    expect(page.notifications[0]).toMatchObject({ type: "system", category: "system", title: "Maintenance tonight", body: "" });
+  });
 });
