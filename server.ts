@@ -10,6 +10,8 @@ import { closePublisher } from "@/server/realtime/publish";
 import { closeQueues } from "@/server/queues";
 import { logger } from "@/server/logger";
 
+process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
+
 const dev = env.NODE_ENV !== "production";
 const app = next({ dev, hostname: "localhost", port: env.PORT, turbopack: dev });
 const handle = app.getRequestHandler();

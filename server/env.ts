@@ -40,6 +40,8 @@ const envSchema = z
     /** An outbox row whose fan-out has not committed this long after it was queued is queued again. */
     OUTBOX_REDELIVER_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(25),
+    /** Lifetime of a cached unread count; bounds staleness after a crash between commit and cache write. */
+    COUNTS_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
     CHANGES_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     // Providers (used by the channel workers; optional until then).
     RESEND_API_KEY: z.string().optional(),

@@ -74,6 +74,12 @@ async function addFanouts(queue: Queue<FanoutJob>, triggerIds: string[]): Promis
   );
 }
 
+/** Whether the trigger's fan-out job is in the queue (waiting, delayed or running). */
+export async function fanoutJobExists(triggerId: string): Promise<boolean> {
+  const job = await getFanoutQueue().getJob(fanoutJobId(triggerId));
+  return job !== undefined && job !== null;
+}
+
 export async function closeQueues(): Promise<void> {
   const entry = globalForQueues.__notifyFanoutQueue;
   delete globalForQueues.__notifyFanoutQueue;

@@ -9,6 +9,9 @@ import { bullPrefix, fanoutJobSchema, queueNames, type FanoutJob } from "@/serve
 import { fanOutTrigger } from "@/server/notifications/fan-out-trigger";
 import { logger } from "@/server/logger";
 
+// A failed best-effort publish (its promise is not awaited by the emitter) must not kill the worker.
+process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
+
 const worker = new Worker<FanoutJob>(
   queueNames.fanout,
   async (job) => {

@@ -5,6 +5,9 @@ import { env } from "@/server/env";
 import { closeDb } from "@/server/db";
 import { closeQueues } from "@/server/queues";
 import { logger } from "@/server/logger";
+
+// A failed best-effort publish (its promise is not awaited by the emitter) must not kill the worker.
+process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
 import { pruneOldRows, relayOutboxBatch } from "@/server/outbox/relay-outbox";
 
 let stopping = false;

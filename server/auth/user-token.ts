@@ -19,14 +19,21 @@ export async function signUserToken(userId: string, ttlSeconds: number, kind: To
   return { token, expiresAt };
 }
 
-/** The user id of a valid token, or null (expired, tampered, wrong kind). */
-export async function verifyUserToken(token: string, kind: TokenKind = "user"): Promise<string | null> {
+export type TokenClaims = { userId: string; expiresAt: number };
+
+/** The user and expiry (ms) of a valid token, or null (expired, tampered, wrong kind). */
+export async function verifyUserTokenClaims(token: string, kind: TokenKind = "user"): Promise<TokenClaims | null> {
   try {
     const { payload } = await jwtVerify(token, secret, { issuer: ISSUER, algorithms: ["HS256"] });
-    if (payload.kind !== kind || typeof payload.sub !== "string") return null;
-    return payload.sub;
+    if (payload.kind !== kind || typeof payload.sub !== "string" || typeof payload.exp !== "number") return null;
+    return { userId: payload.sub, expiresAt: payload.exp * 1000 };
   } catch (error) {
     if (error instanceof errors.JOSEError) return null;
     throw error;
   }
+}
+
+/** The user id of a valid token, or null (expired, tampered, wrong kind). */
+export async function verifyUserToken(token: string, kind: TokenKind = "user"): Promise<string | null> {
+  return (await verifyUserTokenClaims(token, kind))?.userId ?? null;
 }

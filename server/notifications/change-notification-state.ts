@@ -92,7 +92,7 @@ export async function changeNotificationState(userId: string, operation: StateOp
   return afterChange(userId, result, (r) => publishToUser(userId, op.event, { ids: r.ids, seq: r.seq!, at: r.at }));
 }
 
-/** Marks every unread notification of the user read: one change (`read_all`), one seq. */
+/** Marks every unread notification in the user's inbox (not archived) read: one change (`read_all`), one seq. */
 export async function markAllNotificationsRead(userId: string): Promise<StateChangeResult> {
   const op = operations.read;
   const result = await withTransaction(async (sql) => {
@@ -100,7 +100,7 @@ export async function markAllNotificationsRead(userId: string): Promise<StateCha
     if (!(await lockUser(sql, userId))) return null;
     const { rows } = await sql.query<ChangedRow>(
       `WITH o AS (
-         SELECT id, created_at, read_at, seen_at, archived_at FROM notifications WHERE user_id = $1 AND read_at IS NULL
+         SELECT id, created_at, read_at, seen_at, archived_at FROM notifications WHERE user_id = $1 AND read_at IS NULL AND archived_at IS NULL
        )
        UPDATE notifications n SET ${op.set.replaceAll("$3", "$2")}, updated_at = $2 FROM o
         WHERE n.id = o.id AND n.created_at = o.created_at

@@ -54,6 +54,22 @@ async function storeTrigger({ input, serviceKeyId, idempotency }: CreateTriggerO
   });
 }
 
+/**
+ * The stored answer for a key used before (same body: replay; other body: 409), looked up before the
+ * body is validated, so a replay still gets its first answer after, say, expiresAt has passed.
+ */
+export async function findIdempotentReplay(scope: string, key: string, requestHash: string): Promise<CreateTriggerResult | null> {
+  const { rows } = await pool.query<{ request_hash: string; response_status: number | null; response_body: Record<string, unknown> | null }>(
+    `SELECT request_hash, response_status, response_body FROM idempotency_keys
+      WHERE scope = $1 AND key = $2 AND created_at >= now() - interval '${IDEMPOTENCY_TTL}'`,
+    [scope, key],
+  );
+  const existing = rows[0];
+  if (!existing || existing.response_status === null || !existing.response_body) return null;
+  if (existing.request_hash !== requestHash) throw new AppError("conflict", "This Idempotency-Key was already used with a different request body.");
+  return { status: existing.response_status, body: existing.response_body };
+}
+
 async function claimIdempotencyKey(sql: Sql, scope: string, key: string, requestHash: string): Promise<CreateTriggerResult | null> {
   const claimed = await sql.query(
     `INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3)

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { pool } from "@/server/db";
+import { env } from "@/server/env";
 import { getRedis, redisKey } from "@/server/redis";
 import type { UnreadCount } from "@/server/notifications/notifications.schema";
 
@@ -8,10 +9,11 @@ import type { UnreadCount } from "@/server/notifications/notifications.schema";
  * the same transaction as the notifications they count; Redis caches them tagged with the user's
  * `seq`, and a write only lands when its seq is newer than the cached one. Writes that arrive late or
  * out of order can therefore never make the cache drift; a missing entry is rebuilt from PostgreSQL.
+ * The one gap, a process that dies between its commit and its cache write, is bounded by the
+ * entry's short lifetime (COUNTS_CACHE_TTL_SECONDS).
  */
 export type CountsAtSeq = UnreadCount & { seq: number };
 
-const CACHE_TTL_SECONDS = 7 * 24 * 3600;
 
 // KEYS = one hash per user; ARGV[1] = ttl, then (seq, unread, unseen) per key. Each key is set only
 // when its seq is newer than the cached one.
@@ -49,7 +51,7 @@ export async function cacheCounts(entries: { userId: string; counts: CountsAtSeq
     const batch = entries.slice(i, i + KEYS_PER_CALL);
     const keys = batch.map((e) => countsKey(e.userId));
     const args = batch.flatMap((e) => [e.counts.seq, e.counts.count, e.counts.unseen]);
-    calls.push(command.setCountsIfNewer(keys.length, ...keys, CACHE_TTL_SECONDS, ...args));
+    calls.push(command.setCountsIfNewer(keys.length, ...keys, env.COUNTS_CACHE_TTL_SECONDS, ...args));
   }
   await Promise.allSettled(calls);
 }

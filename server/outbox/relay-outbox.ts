@@ -1,17 +1,20 @@
 import { env } from "@/server/env";
-import { withTransaction } from "@/server/db";
-import { enqueueFanouts } from "@/server/queues";
+import { withTransaction, type Sql } from "@/server/db";
+import { enqueueFanouts, fanoutJobExists } from "@/server/queues";
 import { logger } from "@/server/logger";
 
 const BATCH = 500;
 
 /**
- * Moves one batch of outbox rows onto the fan-out queue and returns how many it moved. The web node
- * queues each trigger itself right after commit; the relay is the safety net. It picks a row that is
+ * Moves one batch of outbox rows onto the fan-out queue and returns how many it looked at. The web
+ * node queues each trigger itself right after commit; the relay is the safety net. It picks a row
  * still not done OUTBOX_GRACE_MS after it was written (the web node died before queueing, or Redis
- * lost the job), or OUTBOX_REDELIVER_MS after the relay last queued it. Re-queueing a job that still
- * exists is a no-op (same job id); one whose fan-out completed meanwhile is skipped by the worker. Rows stay locked while they are
- * queued (`SKIP LOCKED`), so any number of relays can run; a failed enqueue rolls back and is retried.
+ * lost the job), or OUTBOX_REDELIVER_MS after the relay last looked at it. Rows are locked with
+ * `SKIP LOCKED`, so any number of relays can run; a failed enqueue rolls back and is retried.
+ *
+ * A job that is still in the queue (waiting, delayed or running, however long) is left alone and
+ * costs no attempt. Only a job that is gone (lost with Redis, or failed every retry) counts one; after
+ * OUTBOX_MAX_ATTEMPTS of those the trigger is marked failed, for an operator to look at.
  */
 export async function relayOutboxBatch(): Promise<number> {
   return withTransaction(async (sql) => {
@@ -24,20 +27,33 @@ export async function relayOutboxBatch(): Promise<number> {
       [env.OUTBOX_GRACE_MS, env.OUTBOX_REDELIVER_MS, BATCH],
     );
     if (rows.length === 0) return 0;
-    const exhausted = rows.filter((r) => r.attempts >= env.OUTBOX_MAX_ATTEMPTS);
-    const live = rows.filter((r) => r.attempts < env.OUTBOX_MAX_ATTEMPTS);
-    if (exhausted.length > 0) {
-      const ids = exhausted.map((r) => r.trigger_id);
-      await sql.query("UPDATE outbox SET done_at = now() WHERE id = ANY($1::bigint[])", [exhausted.map((r) => r.id)]);
-      await sql.query("UPDATE triggers SET status = 'failed', error = 'fan-out did not complete after the maximum number of attempts' WHERE id = ANY($1::uuid[])", [ids]);
-      logger.error({ triggerIds: ids }, "outbox rows gave up after OUTBOX_MAX_ATTEMPTS");
-    }
-    if (live.length > 0) {
-      await enqueueFanouts(live.map((r) => r.trigger_id));
-      await sql.query("UPDATE outbox SET enqueued_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])", [live.map((r) => r.id)]);
+    const present = await Promise.all(rows.map((r) => fanoutJobExists(r.trigger_id)));
+    const missing = rows.filter((_, i) => !present[i]);
+    const exhausted = missing.filter((r) => r.attempts >= env.OUTBOX_MAX_ATTEMPTS);
+    const requeue = missing.filter((r) => r.attempts < env.OUTBOX_MAX_ATTEMPTS);
+    if (exhausted.length > 0) await giveUp(sql, exhausted.map((r) => r.trigger_id));
+    if (requeue.length > 0) await enqueueFanouts(requeue.map((r) => r.trigger_id));
+    await sql.query("UPDATE outbox SET enqueued_at = now() WHERE id = ANY($1::bigint[])", [rows.map((r) => r.id)]);
+    if (requeue.length > 0) {
+      await sql.query("UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])", [requeue.map((r) => r.id)]);
+      logger.warn({ triggerIds: requeue.map((r) => r.trigger_id) }, "re-queued fan-outs that were not in the queue");
     }
     return rows.length;
   });
+}
+
+/** Marks triggers failed, skipping any a fan-out is working on right now (it will finish or fail). */
+async function giveUp(sql: Sql, triggerIds: string[]): Promise<void> {
+  const { rows } = await sql.query<{ id: string }>(
+    `UPDATE triggers SET status = 'failed', error = 'the fan-out failed or was lost OUTBOX_MAX_ATTEMPTS times'
+      WHERE id IN (SELECT id FROM triggers WHERE id = ANY($1::uuid[]) AND status IN ('accepted', 'processing') FOR UPDATE SKIP LOCKED)
+      RETURNING id`,
+    [triggerIds],
+  );
+  const failed = rows.map((r) => r.id);
+  if (failed.length === 0) return;
+  await sql.query("UPDATE outbox SET done_at = now() WHERE trigger_id = ANY($1::uuid[]) AND done_at IS NULL", [failed]);
+  logger.error({ triggerIds: failed }, "fan-outs marked failed after OUTBOX_MAX_ATTEMPTS");
 }
 
 /** Housekeeping: done outbox rows, expired idempotency keys, and change-log rows past retention. */

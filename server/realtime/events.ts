@@ -33,7 +33,7 @@ export type ClientToServerEvents = {
 export const socketIdsPayloadSchema = z.strictObject({ ids: z.array(notificationIdSchema).min(1).max(1000) });
 export const socketAckPayloadSchema = z.strictObject({ id: notificationIdSchema });
 
-export type SocketData = { userId: string };
+export type SocketData = { userId: string; expiresAt: number };
 
 /** The room every socket of one user joins, on whichever node it landed. */
 export function userRoom(userId: string): string {

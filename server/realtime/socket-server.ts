@@ -2,7 +2,7 @@ import type { Server as HttpServer } from "node:http";
 import { Server, type Socket } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
 import type { ZodType } from "zod";
-import { verifyUserToken } from "@/server/auth/user-token";
+import { verifyUserTokenClaims, type TokenClaims } from "@/server/auth/user-token";
 import { SESSION_COOKIE } from "@/server/auth/session-cookie";
 import { createWorkerRedis } from "@/server/redis";
 import { logger } from "@/server/logger";
@@ -25,17 +25,38 @@ type NotifySocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<st
 function cookieValue(header: string | undefined, name: string): string | null {
   for (const part of header?.split(";") ?? []) {
     const [key, ...rest] = part.trim().split("=");
-    if (key === name) return decodeURIComponent(rest.join("="));
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(rest.join("="));
+    } catch {
+      return null;
+    }
   }
   return null;
 }
 
-/** Handshake auth: `auth: {token}` (a user token) or the session cookie. Never a token in the URL. */
-async function authenticateSocket(socket: NotifySocket): Promise<string | null> {
+/**
+ * Handshake auth: `auth: {token}` (a user token) or the session cookie. Never a token in the URL.
+ * With the cookie, the handshake must come from this origin (the cookie would also ride along on a
+ * cross-site WebSocket).
+ */
+async function authenticateSocket(socket: NotifySocket): Promise<TokenClaims | null> {
   const token: unknown = socket.handshake.auth?.token;
-  if (typeof token === "string" && token.length > 0) return verifyUserToken(token, "user");
+  if (typeof token === "string" && token.length > 0) return verifyUserTokenClaims(token, "user");
   const session = cookieValue(socket.handshake.headers.cookie, SESSION_COOKIE);
-  return session ? verifyUserToken(session, "session") : null;
+  const headers = socket.handshake.headers;
+  const sameOrigin = headers["sec-fetch-site"] === "same-origin" || isSameOrigin(headers.origin, headers.host);
+  if (!session || !sameOrigin) return null;
+  return verifyUserTokenClaims(session, "session");
+}
+
+function isSameOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (!origin || !host) return false;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 /** Wraps a client event: validates the payload with zod and always answers the acknowledgement. */
@@ -43,7 +64,7 @@ function handle<T>(schema: ZodType<T> | null, run: (payload: T) => Promise<Recor
   return async (payload: unknown, ack?: Ack): Promise<void> => {
     const reply: Ack = typeof ack === "function" ? ack : () => undefined;
     // With no payload, socket.io passes the callback as the first argument.
-    if (typeof payload === "function" && schema === null) return handle(schema, run)(undefined, payload as Ack);
+    if (typeof payload === "function") return handle(schema, run)(undefined, payload as Ack);
     const parsed = schema ? schema.safeParse(payload) : { success: true as const, data: undefined as T };
     if (!parsed.success) {
       reply({ ok: false, error: { code: "validation_failed", message: parsed.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`).join("; ") } });
@@ -73,9 +94,12 @@ export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; 
 
   io.use((socket, next) => {
     authenticateSocket(socket)
-      .then((userId) => {
-        if (!userId) return next(new Error("unauthorized"));
-        socket.data.userId = userId;
+      .then(async (claims) => {
+        if (!claims) return next(new Error("unauthorized"));
+        socket.data.userId = claims.userId;
+        socket.data.expiresAt = claims.expiresAt;
+        // Online before the connection completes, so no fan-out that commits from now on skips it.
+        await markOnline([claims.userId]).catch(() => undefined);
         next();
       })
       .catch(() => next(new Error("unauthorized")));
@@ -90,8 +114,10 @@ export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; 
     const { userId } = socket.data;
     void socket.join(userRoom(userId));
     connected.set(userId, (connected.get(userId) ?? 0) + 1);
-    void markOnline([userId]).catch(() => undefined);
+    // A socket lives no longer than its token.
+    const expiry = setTimeout(() => socket.disconnect(true), Math.min(socket.data.expiresAt - Date.now(), 2_147_483_647));
     socket.on("disconnect", () => {
+      clearTimeout(expiry);
       const left = (connected.get(userId) ?? 1) - 1;
       if (left > 0) connected.set(userId, left);
       else connected.delete(userId);

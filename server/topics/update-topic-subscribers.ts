@@ -7,7 +7,7 @@ export async function addTopicSubscribers(topicKey: string, userIds: string[]): 
     await sql.query("INSERT INTO topics (key) VALUES ($1) ON CONFLICT DO NOTHING", [topicKey]);
     await sql.query("INSERT INTO users (id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT DO NOTHING", [ids]);
     const { rowCount } = await sql.query(
-      "INSERT INTO topic_subscriptions (topic_key, user_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+      "INSERT INTO topic_subscriptions (topic_key, user_id) SELECT $1, u FROM unnest($2::text[]) u ORDER BY u ON CONFLICT DO NOTHING",
       [topicKey, ids],
     );
     return { added: rowCount ?? 0 };
@@ -16,7 +16,8 @@ export async function addTopicSubscribers(topicKey: string, userIds: string[]): 
 
 export async function removeTopicSubscribers(topicKey: string, userIds: string[]): Promise<{ removed: number }> {
   return withTransaction(async (sql) => {
-    const { rowCount } = await sql.query("DELETE FROM topic_subscriptions WHERE topic_key = $1 AND user_id = ANY($2::text[])", [
+    const { rowCount } = await sql.query(`DELETE FROM topic_subscriptions WHERE (topic_key, user_id) IN (
+         SELECT topic_key, user_id FROM topic_subscriptions WHERE topic_key = $1 AND user_id = ANY($2::text[]) ORDER BY user_id FOR UPDATE)`, [
       topicKey,
       [...new Set(userIds)],
     ]);

@@ -84,7 +84,8 @@ describe("state changes and counts", () => {
     expect((await inbox.count()).body).toEqual({ count: 2, unseen: 1 });
     expect((await inbox.post("/api/notifications/unarchive", { ids: [ids[3]] })).body).toEqual({ count: 1 });
     expect((await inbox.count()).body).toEqual({ count: 3, unseen: 2 });
-    expect((await inbox.post("/api/notifications/read-all")).body).toEqual({ count: 4 });
+    // read-all reads the inbox: the archived unread one (ids[0]) stays unread in the archive.
+    expect((await inbox.post("/api/notifications/read-all")).body).toEqual({ count: 3 });
     expect((await inbox.count()).body).toEqual({ count: 0, unseen: 0 });
     expect((await inbox.post("/api/notifications/read-all")).body).toEqual({ count: 0 });
     const { rows } = await db.query(
@@ -207,5 +208,31 @@ describe("browser session", () => {
     expect(sameSite.body).toEqual({ count: 1 });
     // The session cookie is not a bearer token.
     expect((await request(`${web1}/api/notifications`, { token: sessionCookie.split("=")[1] })).status).toBe(401);
+  });
+
+  it("refuses a cross-site sign-in and an oversized form", async () => {
+    const { token } = await userWithNotifications(1);
+    const crossSite = await fetch(`${web1}/auth/session`, {
+      method: "POST",
+      body: new URLSearchParams({ token }).toString(),
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://evil.example" },
+      redirect: "manual",
+    });
+    expect(crossSite.status).toBe(403);
+    const huge = await fetch(`${web1}/auth/session`, {
+      method: "POST",
+      body: new URLSearchParams({ token, pad: "x".repeat(300 * 1024) }).toString(),
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      redirect: "manual",
+    });
+    expect(huge.status).toBe(413);
+    const weird = await fetch(`${web1}/auth/session`, {
+      method: "POST",
+      body: new URLSearchParams({ token, next: "/ünïcode" }).toString(),
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      redirect: "manual",
+    });
+    expect(weird.status).toBe(303);
+    expect(weird.headers.get("location")).toBe("/");
   });
 });

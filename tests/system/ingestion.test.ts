@@ -11,6 +11,13 @@ const db = new pg.Pool({ connectionString: system.databaseUrl, max: 2 });
 
 afterAll(() => db.end());
 
+/** Runs the service-keys CLI against the test database. */
+const runKeys = (...args: string[]) =>
+  execFileSync(process.execPath, ["--import", "tsx", "scripts/service-keys.ts", ...args], {
+    env: { ...process.env, DATABASE_URL: system.databaseUrl, LOG_LEVEL: "warn" },
+    encoding: "utf8",
+  });
+
 async function countRows(sql: string, params: unknown[]): Promise<number> {
   const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${sql}) x`, params);
   return rows[0]!.n;
@@ -117,6 +124,21 @@ describe("triggers", () => {
     expect(await countRows("SELECT 1 FROM notifications WHERE user_id = $1", [users[0]])).toBe(0);
   });
 
+  it("subscribes overlapping sets in opposite orders at once without a deadlock", async () => {
+    const topic = uniqueId("race");
+    const users = Array.from({ length: 200 }, (_, i) => uniqueId(`r${i}`));
+    const replies = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: i % 2 ? [...users].reverse() : users })),
+    );
+    expect(replies.map((r) => r.status)).toEqual(Array(6).fill(200));
+    expect(replies.reduce((sum, r) => sum + r.body.added, 0)).toBe(200);
+    const removals = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => service.call("DELETE", `/api/v1/topics/${topic}/subscribers`, { userIds: i % 2 ? [...users].reverse() : users })),
+    );
+    expect(removals.map((r) => r.status)).toEqual(Array(4).fill(200));
+    expect(removals.reduce((sum, r) => sum + r.body.removed, 0)).toBe(200);
+  });
+
   it("upserts users with validation", async () => {
     const id = uniqueId("profile");
     const created = await service.call("PUT", `/api/v1/users/${id}`, { name: "Pat", email: "pat@example.com", timezone: "Europe/Berlin", role: "admin" });
@@ -133,7 +155,12 @@ describe("triggers", () => {
 });
 
 describe("bad input is refused and nothing is stored", () => {
-  const triggersCount = () => countRows("SELECT 1 FROM triggers", []);
+  // A key of its own, so triggers from tests running in parallel do not count.
+  let key: { id: string; key: string };
+  beforeAll(() => {
+    key = JSON.parse(runKeys("create", "--name", "bad-input", "--scopes", "notify")) as { id: string; key: string };
+  });
+  const triggersCount = () => countRows("SELECT 1 FROM triggers WHERE service_key_id = $1", [key.id]);
 
   const cases: [string, { body?: unknown; raw?: string; headers?: Record<string, string> }, number, string][] = [
     ["malformed JSON", { raw: '{"type": "comment", "to": [' }, 400, "invalid_json"],
@@ -160,7 +187,7 @@ describe("bad input is refused and nothing is stored", () => {
     const before = await triggersCount();
     const reply = await request(`${web1}/api/v1/notifications`, {
       method: "POST",
-      token: system.serviceKey,
+      token: key.key,
       body: input.body,
       rawBody: input.raw,
       headers: { ...(input.raw !== undefined ? { "content-type": "application/json" } : {}), ...input.headers },
@@ -226,6 +253,20 @@ describe("idempotency", () => {
     expect(await countRows("SELECT 1 FROM triggers WHERE recipient_ids = $1", [payload.to])).toBe(1);
   });
 
+  it("answers a replay from the stored response before validating, and 409 for another body even if invalid", async () => {
+    const key = uniqueId("key");
+    const payload = { ...body(), expiresAt: new Date(Date.now() + 1500).toISOString() };
+    const first = await service.trigger(payload, { "idempotency-key": key });
+    expect(first.status).toBe(202);
+    await new Promise((r) => setTimeout(r, 1700));
+    // expiresAt is in the past now: a fresh request would be 422, the replay is the first answer.
+    const replay = await service.trigger(payload, { "idempotency-key": key });
+    expect(replay.status).toBe(202);
+    expect(replay.body).toEqual(first.body);
+    const other = await service.trigger({ type: "nope" }, { "idempotency-key": key });
+    expect(other.status).toBe(409);
+  });
+
   it("refuses an over-long key", async () => {
     const reply = await service.trigger(body(), { "idempotency-key": "k".repeat(256) });
     expect(reply.status).toBe(422);
@@ -253,11 +294,6 @@ beforeAll(async () => {
 });
 
 describe("service keys from the database", () => {
-  const runKeys = (...args: string[]) =>
-    execFileSync(process.execPath, ["--import", "tsx", "scripts/service-keys.ts", ...args], {
-      env: { ...process.env, DATABASE_URL: system.databaseUrl, LOG_LEVEL: "warn" },
-      encoding: "utf8",
-    });
 
   it("stores only a hash, honours scopes, and stops working when revoked", async () => {
     const notifyKey = JSON.parse(runKeys("create", "--name", "billing", "--scopes", "notify")) as { id: string; key: string };

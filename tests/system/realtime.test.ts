@@ -1,5 +1,6 @@
 // Real-time delivery and read-state sync with real socket.io clients on two web nodes.
 import { describe, expect, inject, it } from "vitest";
+import { io } from "socket.io-client";
 import { connectDevice, eventually, serviceClient, uniqueId, userClient } from "./client";
 
 const system = inject("system");
@@ -11,6 +12,28 @@ describe("socket handshake", () => {
     await expect(connectDevice(web1, null)).rejects.toThrow("unauthorized");
     await expect(connectDevice(web1, "forged.token.value")).rejects.toThrow("unauthorized");
     await expect(connectDevice(web1, system.serviceKey)).rejects.toThrow("unauthorized");
+  });
+});
+
+describe("socket handshake with the session cookie", () => {
+  it("accepts the cookie from this origin and refuses it from another", async () => {
+    const user = uniqueId("cookie");
+    const token = await service.token(user);
+    const reply = await fetch(`${web1}/auth/session`, {
+      method: "POST",
+      body: new URLSearchParams({ token }).toString(),
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      redirect: "manual",
+    });
+    const cookie = reply.headers.get("set-cookie")!.split(";")[0]!;
+    const connect = (origin: string) =>
+      new Promise<string>((resolve) => {
+        const socket = io(web2, { transports: ["websocket"], reconnection: false, forceNew: true, extraHeaders: { cookie, origin } });
+        socket.once("connect", () => (socket.close(), resolve("connected")));
+        socket.once("connect_error", (error) => (socket.close(), resolve(error.message)));
+      });
+    expect(await connect(web2)).toBe("connected");
+    expect(await connect("https://evil.example")).toBe("unauthorized");
   });
 });
 
@@ -76,6 +99,9 @@ describe("two devices of one user on different web nodes, and another user", () 
       expect(bad.error.code).toBe("validation_failed");
       const missing = await device.socket.timeout(5000).emitWithAck("notifications:seen", "nonsense");
       expect(missing.ok).toBe(false);
+      // Only a callback, no payload: still answered.
+      const bare = await (device.socket.timeout(5000) as unknown as { emitWithAck: (event: string) => Promise<{ ok: boolean }> }).emitWithAck("notifications:read");
+      expect(bare.ok).toBe(false);
     } finally {
       device.close();
     }

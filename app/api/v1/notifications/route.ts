@@ -4,7 +4,7 @@ import { serviceRoute } from "@/server/http/route-handler";
 import { readJsonBody } from "@/server/http/read-json-body";
 import { triggerInputSchema } from "@/server/notifications/notifications.schema";
 import { hashCanonicalJson } from "@/server/notifications/canonical-json";
-import { createTrigger } from "@/server/notifications/create-trigger";
+import { createTrigger, findIdempotentReplay } from "@/server/notifications/create-trigger";
 
 export const POST = serviceRoute("notify", async (request, { principal }) => {
   const key = request.headers.get("idempotency-key");
@@ -12,8 +12,12 @@ export const POST = serviceRoute("notify", async (request, { principal }) => {
     throw new AppError("validation_failed", "Idempotency-Key must be 1–255 characters.", { details: [{ field: "Idempotency-Key", message: "must be 1–255 characters" }] });
   }
   const raw = await readJsonBody(request);
-  const input = triggerInputSchema.parse(raw);
   const idempotency = key === null ? undefined : { key, requestHash: hashCanonicalJson(raw) };
+  if (idempotency) {
+    const replay = await findIdempotentReplay(principal.keyId, idempotency.key, idempotency.requestHash);
+    if (replay) return Response.json(replay.body, { status: replay.status });
+  }
+  const input = triggerInputSchema.parse(raw);
   const result = await createTrigger({ input, serviceKeyId: principal.keyId, idempotency });
   return Response.json(result.body, { status: result.status });
 });
