@@ -48,12 +48,16 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
   }
   const content = await renderContent(trigger);
   let inserted = 0;
+  // Publishing a committed chunk overlaps with writing the next one.
+  let publishing: Promise<void> = Promise.resolve();
   for (;;) {
     const chunk = await retryOnConflict(() => fanOutNextChunk(trigger, content, chunkSize));
     inserted += chunk.rows.length;
-    await publishChunk(content, chunk.rows);
+    await publishing;
+    publishing = publishChunk(content, chunk.rows);
     if (chunk.isLast) break;
   }
+  await publishing;
   logger.info({ triggerId, inserted }, "fan-out completed");
   return { inserted, status: "completed" };
 }
