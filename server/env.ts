@@ -30,7 +30,7 @@ const envSchema = z
     SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(1_209_600),
     DEMO_MODE: booleanish.default(false),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-    FANOUT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+    FANOUT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
     FANOUT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     /** How long a fan-out job's lock lasts without renewal: a killed worker's job is retried after it. */
     FANOUT_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),

@@ -66,13 +66,17 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
 const pagers = {
   // Explicit recipients: the cursor is how many of the stored list are done.
   explicit: {
-    page: `SELECT r.id FROM t, unnest(t.recipient_ids[coalesce(t.fanout_cursor::int, 0) + 1 : coalesce(t.fanout_cursor::int, 0) + $2::int]) AS r(id)`,
+    page: `SELECT r.id FROM t, unnest(t.recipient_ids[coalesce(t.fanout_cursor::int, 0) + 1 : coalesce(t.fanout_cursor::int, 0) + $2::int]) AS r(id)
+            WHERE $16::text IS NULL`,
     cursor: `(coalesce(fanout_cursor::int, 0) + (SELECT count(*) FROM page))::text`,
   },
   // A topic of any size: keyset pagination over its subscriptions by user id.
   topic: {
-    page: `SELECT s.user_id AS id FROM t JOIN topic_subscriptions s ON s.topic_key = t.topic_key
-            WHERE t.fanout_cursor IS NULL OR s.user_id > t.fanout_cursor ORDER BY s.user_id LIMIT $2::int`,
+    // The topic key is a parameter (not joined from t) so the planner walks the (topic_key, user_id)
+    // primary key from the cursor on, whatever the other topics hold.
+    page: `SELECT s.user_id AS id FROM topic_subscriptions s
+            WHERE s.topic_key = $16::text AND s.user_id > coalesce((SELECT fanout_cursor FROM t), '') AND EXISTS (SELECT 1 FROM t)
+            ORDER BY s.user_id LIMIT $2::int`,
     cursor: `coalesce((SELECT max(id) FROM page), fanout_cursor)`,
   },
 } as const;
@@ -144,6 +148,7 @@ async function fanOutNextChunk(trigger: TriggerRow, content: Content, chunkSize:
       JSON.stringify(content.actions),
       JSON.stringify(content.data),
       content.expiresAt,
+      trigger.topic_key,
     ],
   );
   const status = rows.find((r) => r.status !== null)?.status;

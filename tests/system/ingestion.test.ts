@@ -212,6 +212,9 @@ describe("bad input is refused and nothing is stored", () => {
     const reply = await service.trigger({ type: "like", to });
     expect(reply.status).toBe(202);
     expect(reply.body.recipients).toBe(10_000);
+    // Several chunks of explicit recipients, every one created on the fly and notified once.
+    await eventually(async () => ((await countRows("SELECT 1 FROM notifications WHERE trigger_id = $1", [reply.body.id])) === 10_000 ? true : undefined), 30_000);
+    expect(await countRows("SELECT 1 FROM users WHERE id = ANY($1::text[]) AND last_seq = 1 AND unread_count = 1", [to])).toBe(10_000);
   });
 });
 
