@@ -1,33 +1,14 @@
 import type { z } from "zod";
 import { AppError } from "@/server/app-error";
+import { MAX_BODY_BYTES, readBodyBytes } from "@/server/http/read-body-bytes";
 
-export const MAX_BODY_BYTES = 256 * 1024;
-
-/** Reads at most `maxBytes` of the body without buffering more, then parses it as JSON. */
+/** Reads a JSON body of at most `maxBytes`. An empty body is `emptyAs` when given, else 400. */
 export async function readJsonBody(request: Request, maxBytes = MAX_BODY_BYTES, emptyAs?: unknown): Promise<unknown> {
-  const tooLarge = () => new AppError("payload_too_large", `The request body is larger than ${maxBytes / 1024} KiB.`);
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw tooLarge();
   const contentType = request.headers.get("content-type");
   if (contentType && !/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
     throw new AppError("unsupported_media_type", "The request body must be JSON (Content-Type: application/json).");
   }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
+  const text = (await readBodyBytes(request, maxBytes)).toString("utf8");
   if (text.trim() === "" && emptyAs !== undefined) return emptyAs;
   if (text.trim() === "") throw new AppError("invalid_json", "The request body is empty; it must be a JSON object.");
   try {
