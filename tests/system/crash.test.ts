@@ -138,4 +138,19 @@ describe("crash safety", () => {
     lonely.child.kill("SIGTERM");
     await lonely.exited;
   });
+
+  it("a web node whose PostgreSQL is down answers 503 with the error body, without a stack trace", async () => {
+    const orphan = await system.startPart("web", { DATABASE_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/nowhere`, LOG_LEVEL: "fatal" });
+    const web = serviceClient(`http://127.0.0.1:${orphan.port}`, system.serviceKey);
+    const health = await web.call("GET", "/api/health");
+    expect(health.status).toBe(503);
+    expect(health.body).toMatchObject({ ok: false, db: "down", redis: "up" });
+    const reply = await web.trigger({ type: "system", to: [uniqueId("x")], title: "t" });
+    expect(reply.status).toBe(503);
+    expect(reply.body.error.code).toBe("unavailable");
+    expect(reply.headers.get("retry-after")).toBe("5");
+    expect(JSON.stringify(reply.body)).not.toMatch(/ECONNREFUSED|at .*\.js/);
+    orphan.child.kill("SIGTERM");
+    await orphan.exited;
+  });
 });

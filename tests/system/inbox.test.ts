@@ -172,6 +172,16 @@ describe("changes", () => {
     expect((await request(`${web2}/api/notifications/changes?afterSeq=-1`, { token: await service.token(uniqueId("x")) })).status).toBe(422);
   });
 
+  it("pages long change logs with hasMore", async () => {
+    const { inbox } = await userWithNotifications(5);
+    const first = await inbox.get("/api/notifications/changes?afterSeq=0&limit=2");
+    expect(first.body).toMatchObject({ lastSeq: 2, hasMore: true });
+    const second = await inbox.get("/api/notifications/changes?afterSeq=2&limit=2");
+    expect(second.body.changes.map((c: { seq: number }) => c.seq)).toEqual([3, 4]);
+    const last = await inbox.get("/api/notifications/changes?afterSeq=4&limit=2");
+    expect(last.body).toMatchObject({ lastSeq: 5, hasMore: false });
+  });
+
   it("answers 410 when the log no longer reaches back (pruned)", async () => {
     const { userId, inbox } = await userWithNotifications(3);
     await db.query("DELETE FROM notification_changes WHERE user_id = $1 AND seq <= 1", [userId]);

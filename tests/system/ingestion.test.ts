@@ -215,6 +215,16 @@ describe("bad input is refused and nothing is stored", () => {
     // Several chunks of explicit recipients, every one created on the fly and notified once.
     await eventually(async () => ((await countRows("SELECT 1 FROM notifications WHERE trigger_id = $1", [reply.body.id])) === 10_000 ? true : undefined), 30_000);
     expect(await countRows("SELECT 1 FROM users WHERE id = ANY($1::text[]) AND last_seq = 1 AND unread_count = 1", [to])).toBe(10_000);
+    // The status lists outcomes 1,000 at a time.
+    const page1 = await eventually(async () => {
+      const r = await service.status(reply.body.id);
+      return r.body.status === "completed" ? r.body : undefined;
+    });
+    expect(page1.channels.in_app).toMatchObject({ sent: 10_000, queued: 0 });
+    expect(page1.outcomes).toHaveLength(1000);
+    const page2 = await service.call("GET", `/api/v1/notifications/${reply.body.id}?cursor=${encodeURIComponent(page1.nextCursor)}`);
+    expect(page2.body.outcomes).toHaveLength(1000);
+    expect(page2.body.outcomes[0].userId > page1.outcomes[999].userId).toBe(true);
   });
 });
 
