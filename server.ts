@@ -22,7 +22,7 @@ const httpServer = createServer((req, res) => {
 });
 const sockets = attachSocketServer(httpServer);
 
-httpServer.listen(env.PORT, env.HOSTNAME, () => {
+httpServer.listen(env.PORT, env.BIND_ADDRESS, () => {
   const address = httpServer.address();
   const port = typeof address === "object" && address ? address.port : env.PORT;
   logger.info({ port }, `web node ready on http://localhost:${port}`);

@@ -9,7 +9,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 type Db = { pool: pg.Pool; prisma: PrismaClient };
 
 function createDb(): Db {
-  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.DB_POOL_SIZE, application_name: process.title });
+  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.DB_POOL_SIZE, application_name: process.env.NOTIFY_SERVICE ?? "notify" });
   // An idle client that loses its connection must not crash the process; the pool replaces it.
   pool.on("error", (error) => console.error(`postgres pool: ${error.message}`));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

@@ -47,6 +47,7 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
     return { inserted: 0, status: "skipped" };
   }
   const content = await renderContent(trigger);
+  if (trigger.status === "processing") await recacheLastChunk(trigger, chunkSize);
   let inserted = 0;
   // Publishing a committed chunk overlaps with writing the next one.
   let publishing: Promise<void> = Promise.resolve();
@@ -170,6 +171,19 @@ async function retryOnConflict<T>(run: () => Promise<T>, attempts = 5): Promise<
       await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
     }
   }
+}
+
+/**
+ * A resumed fan-out (the previous run died) may have committed its last chunk without caching those
+ * users' new counts, leaving older cached counts behind. Cache them again from PostgreSQL.
+ */
+async function recacheLastChunk(trigger: TriggerRow, chunkSize: number): Promise<void> {
+  const { rows } = await pool.query<{ id: string; last_seq: number; unread_count: number; unseen_count: number }>(
+    `SELECT id, last_seq, unread_count, unseen_count FROM users WHERE id IN (
+       SELECT user_id FROM notifications WHERE trigger_id = $1 AND created_at = $2 ORDER BY id DESC LIMIT $3)`,
+    [trigger.id, trigger.created_at, chunkSize],
+  );
+  await cacheCounts(rows.map((r) => ({ userId: r.id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.last_seq } })));
 }
 
 async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {

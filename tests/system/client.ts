@@ -90,7 +90,7 @@ export async function connectDevice(baseUrl: string, token: string | null): Prom
   return {
     socket,
     events,
-    waitFor: (event, predicate = () => true, timeoutMs = 5000) => {
+    waitFor: (event, predicate = () => true, timeoutMs = 20_000) => {
       const seen = events.find((e) => e.event === event && predicate(e.payload));
       if (seen) return Promise.resolve(seen.payload);
       return new Promise((resolve, reject) => {
@@ -103,7 +103,7 @@ export async function connectDevice(baseUrl: string, token: string | null): Prom
 }
 
 /** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = "condition"): Promise<T> {
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000, what = "condition"): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

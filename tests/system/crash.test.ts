@@ -16,7 +16,7 @@ beforeAll(async () => {
   system = await startSystem({
     redisUrl: redis.url,
     webNodes: 1,
-    relays: 1,
+    relays: 2,
     fanoutWorkers: 1,
     env: { FANOUT_CHUNK_SIZE: "100", FANOUT_LOCK_MS: "2000", OUTBOX_GRACE_MS: "1000", OUTBOX_REDELIVER_MS: "1500", FANOUT_CONCURRENCY: "2" },
   });
@@ -30,6 +30,26 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+/** Waits until a fan-out worker's chunk statement is running in PostgreSQL, then SIGKILLs every fan-out worker. */
+async function killMidChunk(triggerId: string, minDone: number): Promise<void> {
+  await eventually(async () => {
+    const { rows } = await db.query("SELECT fanout_count FROM triggers WHERE id = $1", [triggerId]);
+    return rows[0].fanout_count >= minDone ? true : undefined;
+  });
+  await eventually(
+    async () => {
+      const { rows } = await db.query(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'fanout-%' AND state = 'active' AND query LIKE 'WITH t AS%'",
+      );
+      return rows.length > 0 ? true : undefined;
+    },
+    30_000,
+    "a chunk statement in flight",
+  );
+  for (const worker of fanoutWorkers()) worker.child.kill("SIGKILL");
+  for (const worker of system.processes.filter((p) => p.name.startsWith("fanout"))) await worker.exited;
+}
+
 function fanoutWorkers(): Proc[] {
   return system.processes.filter((p) => p.name.startsWith("fanout") && p.child.exitCode === null && p.child.signalCode === null);
 }
@@ -40,7 +60,7 @@ async function expectExactlyOneEach(triggerId: string, recipients: string[]): Pr
       const { rows } = await db.query("SELECT status FROM triggers WHERE id = $1", [triggerId]);
       return rows[0]?.status === "completed" ? true : undefined;
     },
-    60_000,
+    90_000,
     "the trigger to complete",
   );
   const { rows } = await db.query<{ user_id: string; n: number }>(
@@ -61,26 +81,41 @@ async function expectExactlyOneEach(triggerId: string, recipients: string[]): Pr
   expect(outbox[0].done_at).not.toBeNull();
 }
 
-describe("crash safety", () => {
+describe("crash safety", { timeout: 150_000 }, () => {
   it("a fan-out worker killed with SIGKILL mid-chunk and restarted leaves exactly one notification per recipient", async () => {
     const topic = uniqueId("big");
     const recipients = Array.from({ length: 8000 }, (_, i) => `${topic}-u${i}`);
     expect((await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: recipients })).status).toBe(200);
+    // Every recipient already has cached counts (from earlier reads), which the fan-out must keep true
+    // even when the worker dies between a commit and its cache write.
+    const client = new Redis(redis.url);
+    const countsKey = (user: string) => `${system.redisPrefix}:counts:${user}`;
+    const seed = client.pipeline();
+    for (const user of recipients) seed.hset(countsKey(user), "seq", 0, "unread", 0, "unseen", 0).expire(countsKey(user), 600);
+    await seed.exec();
     const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" } });
     expect(reply.status).toBe(202);
-    // Let it get part of the way, then kill it without warning.
-    await eventually(async () => {
-      const { rows } = await db.query("SELECT fanout_count FROM triggers WHERE id = $1", [reply.body.id]);
-      return rows[0].fanout_count >= 300 ? true : undefined;
-    });
-    const [worker] = fanoutWorkers();
-    worker!.child.kill("SIGKILL");
-    await worker!.exited;
+    // Let it get part of the way, then kill it without warning while a chunk statement runs.
+    await killMidChunk(reply.body.id, 300);
     const { rows } = await db.query("SELECT fanout_count, status FROM triggers WHERE id = $1", [reply.body.id]);
     expect(rows[0].status).toBe("processing");
     expect(rows[0].fanout_count).toBeLessThan(recipients.length);
     await system.startPart("fanout");
     await expectExactlyOneEach(reply.body.id, recipients);
+    const read = client.pipeline();
+    for (const user of recipients) read.hmget(countsKey(user), "unread", "unseen");
+    const cached = (await read.exec())!.map(([, value]) => value as [string | null, string | null]);
+    client.disconnect();
+    const { rows: truth } = await db.query<{ id: string; unread_count: number; unseen_count: number }>(
+      "SELECT id, unread_count, unseen_count FROM users WHERE id = ANY($1::text[])",
+      [recipients],
+    );
+    const byId = new Map(truth.map((r) => [r.id, r]));
+    const drifted = recipients.filter((user, i) => {
+      const [unread, unseen] = cached[i]!;
+      return unread !== null && (Number(unread) !== byId.get(user)!.unread_count || Number(unseen) !== byId.get(user)!.unseen_count);
+    });
+    expect(drifted).toEqual([]);
   });
 
   it("Redis flushed after the job reached BullMQ: the outbox sends it again and nothing is lost or doubled", async () => {
@@ -110,14 +145,9 @@ describe("crash safety", () => {
     const recipients = Array.from({ length: 6000 }, (_, i) => `${topic}-u${i}`);
     await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: recipients });
     const reply = await service.trigger({ type: "comment", to: { topic }, actor: { id: "y", name: "Y" }, data: { excerpt: "hi" } });
-    await eventually(async () => {
-      const { rows } = await db.query("SELECT fanout_count FROM triggers WHERE id = $1", [reply.body.id]);
-      return rows[0].fanout_count >= 200 ? true : undefined;
-    });
-    for (const worker of fanoutWorkers()) {
-      worker.child.kill("SIGKILL");
-      await worker.exited;
-    }
+    await killMidChunk(reply.body.id, 200);
+    const { rows } = await db.query("SELECT status FROM triggers WHERE id = $1", [reply.body.id]);
+    expect(rows[0].status).toBe("processing");
     const client = new Redis(redis.url);
     await client.flushall();
     client.disconnect();

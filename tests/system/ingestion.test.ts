@@ -268,10 +268,10 @@ describe("idempotency", () => {
 
   it("answers a replay from the stored response before validating, and 409 for another body even if invalid", async () => {
     const key = uniqueId("key");
-    const payload = { ...body(), expiresAt: new Date(Date.now() + 1500).toISOString() };
+    const payload = { ...body(), expiresAt: new Date(Date.now() + 4000).toISOString() };
     const first = await service.trigger(payload, { "idempotency-key": key });
     expect(first.status).toBe(202);
-    await new Promise((r) => setTimeout(r, 1700));
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(payload.expiresAt) - Date.now() + 200)));
     // expiresAt is in the past now: a fresh request would be 422, the replay is the first answer.
     const replay = await service.trigger(payload, { "idempotency-key": key });
     expect(replay.status).toBe(202);

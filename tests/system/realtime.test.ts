@@ -81,7 +81,7 @@ describe("two devices of one user on different web nodes, and another user", () 
       await laptop.waitFor("unread_count", (c) => c.count === 1 && c.unseen === 0);
 
       // The other user heard nothing of it.
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 1000));
       expect(other.events.filter((e) => e.event !== "unread_count")).toEqual([]);
       expect(other.events).toEqual([]);
     } finally {
