@@ -30,22 +30,34 @@ describe("concurrency", () => {
     const topic = uniqueId("crowd");
     await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: users });
     const tokens = new Map(await Promise.all(users.map(async (u) => [u, await service.token(u)] as const)));
-    // Each user also has a device connected, which acknowledges what it receives.
+    // Every user starts with a few notifications, so the storm below acts on real ids.
+    for (let i = 0; i < 3; i++) expect((await service.trigger({ type: "comment", to: { topic }, actor: { id: "a", name: "A" } })).status).toBe(202);
+    const known = new Map<string, string[]>();
+    for (const user of users) {
+      const ids = await eventually(async () => {
+        const page = await userClient(webs[0]!, tokens.get(user)!).list("?limit=100");
+        return page.body.notifications.length === 3 ? page.body.notifications.map((n) => n.id) : undefined;
+      });
+      known.set(user, ids);
+    }
+    // Each user also has a device connected, which learns of new notifications as they arrive.
     const devices = await Promise.all(users.map((u, i) => connectDevice(webs[i % webs.length]!, tokens.get(u)!)));
-    const known = new Map<string, string[]>(users.map((u) => [u, []]));
     for (const [i, d] of devices.entries()) d.socket.on("notification:new", (n: { id: string }) => known.get(users[i]!)!.push(n.id));
 
     const triggerIds: string[] = [];
     const operations: Promise<unknown>[] = [];
+    let changed = 0;
+    const expectOk = (reply: { status: number; body: { count?: number } }) => {
+      expect(reply.status).toBe(200);
+      changed += reply.body.count ?? 1;
+    };
     for (let i = 0; i < 360; i++) {
       const user = pick(users);
       const token = tokens.get(user)!;
       const web = pick(webs);
       const inbox = userClient(web, token);
-      const ids = () => {
-        const mine = known.get(user)!;
-        return mine.length ? Array.from({ length: 1 + Math.floor(rand() * 3) }, () => pick(mine)) : ["00000000-0000-7000-8000-000000000000"];
-      };
+      const mine = known.get(user)!;
+      const ids = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => pick(mine));
       const roll = rand();
       if (roll < 0.25) {
         const to = rand() < 0.3 ? { topic } : Array.from(new Set(Array.from({ length: 1 + Math.floor(rand() * 5) }, () => pick(users))));
@@ -55,18 +67,29 @@ describe("concurrency", () => {
             triggerIds.push(r.body.id);
           }),
         );
-      } else if (roll < 0.45) operations.push(inbox.post("/api/notifications/read", { ids: ids() }));
-      else if (roll < 0.55) operations.push(inbox.post("/api/notifications/unread", { ids: ids() }));
-      else if (roll < 0.65) operations.push(inbox.post("/api/notifications/archive", { ids: ids() }));
-      else if (roll < 0.72) operations.push(inbox.post("/api/notifications/unarchive", { ids: ids() }));
-      else if (roll < 0.8) operations.push(inbox.post("/api/notifications/seen", { ids: ids() }));
-      else if (roll < 0.86) operations.push(inbox.post("/api/notifications/read-all"));
-      else if (roll < 0.92) operations.push(inbox.post(`/api/notifications/${ids()[0]}/click`));
-      else operations.push(devices[users.indexOf(user)]!.socket.timeout(10_000).emitWithAck("notifications:read", { ids: ids() }));
+      } else if (roll < 0.45) operations.push(inbox.post("/api/notifications/read", { ids }).then(expectOk));
+      else if (roll < 0.55) operations.push(inbox.post("/api/notifications/unread", { ids }).then(expectOk));
+      else if (roll < 0.65) operations.push(inbox.post("/api/notifications/archive", { ids }).then(expectOk));
+      else if (roll < 0.72) operations.push(inbox.post("/api/notifications/unarchive", { ids }).then(expectOk));
+      else if (roll < 0.8) operations.push(inbox.post("/api/notifications/seen", { ids }).then(expectOk));
+      else if (roll < 0.86) operations.push(inbox.post("/api/notifications/read-all").then(expectOk));
+      else if (roll < 0.92) operations.push(inbox.post(`/api/notifications/${ids[0]}/click`).then(expectOk));
+      else {
+        operations.push(
+          devices[users.indexOf(user)]!.socket.timeout(20_000)
+            .emitWithAck("notifications:read", { ids })
+            .then((ack: { ok: boolean; count?: number }) => {
+              expect(ack.ok).toBe(true);
+              changed += ack.count ?? 0;
+            }),
+        );
+      }
       if (i % 40 === 0) await new Promise((r) => setTimeout(r, 20));
     }
     const settled = await Promise.allSettled(operations);
     expect(settled.filter((s) => s.status === "rejected").map((s) => String((s as PromiseRejectedResult).reason)), `seed ${seed}`).toEqual([]);
+    // The storm really changed state (not only no-ops on unknown ids).
+    expect(changed, `seed ${seed}`).toBeGreaterThan(50);
     await eventually(
       async () => {
         const { rows } = await db.query("SELECT count(*)::int AS n FROM triggers WHERE id = ANY($1::uuid[]) AND status <> 'completed'", [triggerIds]);
