@@ -101,7 +101,8 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
   const id = uuidv7();
   const { rows } = await sql.query<{ recipients: number }>(
     `WITH type AS (
-       SELECT priority, channels FROM notification_types WHERE key = $3 AND (title IS NOT NULL OR $9::text IS NOT NULL)
+       SELECT priority, channels FROM notification_types
+        WHERE key = $3 AND (title IS NOT NULL OR $9::text IS NOT NULL) AND ($13::text[] IS NULL OR $13::text[] <@ channels)
      ), inserted AS (
        INSERT INTO triggers (id, service_key_id, type, recipient_ids, topic_key, recipients, actor, target, data, title, body, actions,
                              priority, channels, send_at, expires_at, created_at)
@@ -136,9 +137,16 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
   );
   const row = rows[0];
   if (row) return { status: 202, body: { id, status: "accepted", recipients: row.recipients } };
-  const { rowCount } = await sql.query("SELECT 1 FROM notification_types WHERE key = $1", [input.type]);
-  if (rowCount === 0) {
+  const { rows: types } = await sql.query<{ title: string | null; channels: string[] }>("SELECT title, channels FROM notification_types WHERE key = $1", [input.type]);
+  const type = types[0];
+  if (!type) {
     throw new AppError("unknown_type", `Unknown notification type '${input.type}'.`, { details: [{ field: "type", message: "is not a configured notification type" }] });
+  }
+  const foreign = (input.channels ?? []).filter((c) => !type.channels.includes(c));
+  if (foreign.length > 0) {
+    throw new AppError("validation_failed", `Type '${input.type}' is not sent by ${foreign.join(", ")}.`, {
+      details: [{ field: "channels", message: `must be a subset of the type's channels (${type.channels.join(", ")})` }],
+    });
   }
   throw new AppError("validation_failed", `Type '${input.type}' has no template: the trigger must carry a title.`, {
     details: [{ field: "title", message: "is required for this type" }],

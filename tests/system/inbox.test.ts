@@ -121,13 +121,37 @@ describe("state changes and counts", () => {
 
   it("refuses bad ids bodies with 422 and malformed JSON with 400", async () => {
     const { inbox } = await userWithNotifications(1);
-    for (const body of [{}, { ids: [] }, { ids: ["nope"] }, { ids: "x" }]) {
-      const reply = await inbox.post("/api/notifications/read", body);
-      expect(reply.status).toBe(422);
+    for (const op of ["read", "unread", "seen", "archive", "unarchive"]) {
+      for (const body of [{}, { ids: [] }, { ids: ["nope"] }, { ids: "x" }, { ids: Array(1001).fill("01a200bd-9600-738b-a229-a400bdcf77ad") }]) {
+        const reply = await inbox.post(`/api/notifications/${op}`, body);
+        expect(reply.status, `${op} ${JSON.stringify(body).slice(0, 40)}`).toBe(422);
+      }
     }
     const token = (await service.token(uniqueId("u")));
     const malformed = await request(`${web1}/api/notifications/read`, { method: "POST", token, rawBody: "{", headers: { "content-type": "application/json" } });
     expect(malformed.status).toBe(400);
+  });
+});
+
+describe("user tokens", () => {
+  it("expire: an expired token is refused on REST and on the socket", async () => {
+    const { SignJWT } = await import("jose");
+    const user = uniqueId("expired");
+    const minted = await service.call("POST", `/api/v1/users/${user}/token`, { ttlSeconds: 120 });
+    expect(minted.status).toBe(200);
+    const ttl = Date.parse(minted.body.expiresAt) - Date.now();
+    expect(ttl).toBeGreaterThan(100_000);
+    expect(ttl).toBeLessThanOrEqual(120_000);
+    const expired = await new SignJWT({ kind: "user" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(user)
+      .setIssuer("notify")
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 120)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(new TextEncoder().encode(system.authSecret));
+    expect((await request(`${web1}/api/notifications`, { token: expired })).status).toBe(401);
+    const { connectDevice } = await import("./client");
+    await expect(connectDevice(web1, expired)).rejects.toThrow("unauthorized");
   });
 });
 

@@ -346,3 +346,81 @@ describe("types without a template", () => {
     expect(page.notifications[0]).toMatchObject({ type: "system", category: "system", title: "Maintenance tonight", body: "" });
   });
 });
+
+describe("fields stored for the routing release", () => {
+  it("validates and stores channels, priority, sendAt and expiresAt, and refuses channels the type does not use", async () => {
+    const user = uniqueId("fields");
+    const sendAt = new Date(Date.now() + 3_600_000).toISOString();
+    const expiresAt = new Date(Date.now() + 7_200_000).toISOString();
+    const reply = await service.trigger({ type: "comment", to: [user], channels: ["in_app", "email"], priority: "urgent", sendAt, expiresAt });
+    expect(reply.status).toBe(202);
+    const { rows } = await db.query("SELECT channels, priority, send_at, expires_at FROM triggers WHERE id = $1", [reply.body.id]);
+    expect(rows[0]).toEqual({ channels: ["in_app", "email"], priority: "urgent", send_at: new Date(sendAt), expires_at: new Date(expiresAt) });
+    const inbox = userClient(web1, await service.token(user));
+    const page = await eventually(async () => {
+      const r = await inbox.list();
+      return r.body.notifications.length === 1 ? r.body : undefined;
+    });
+    expect(page.notifications[0]).toMatchObject({ priority: "urgent", expiresAt });
+    const defaults = await service.trigger({ type: "like", to: [user] });
+    const { rows: d } = await db.query("SELECT channels, priority FROM triggers WHERE id = $1", [defaults.body.id]);
+    expect(d[0]).toEqual({ channels: ["in_app", "push"], priority: "low" });
+    const sms = await service.trigger({ type: "like", to: [user], channels: ["sms"] });
+    expect(sms.status).toBe(422);
+    expect(sms.body.error.details[0].field).toBe("channels");
+  });
+
+  it("scopes Idempotency-Key to the service key", async () => {
+    const other = JSON.parse(runKeys("create", "--name", "idem-scope", "--scopes", "notify")) as { key: string };
+    const key = uniqueId("shared-key");
+    const payload = { type: "system", to: [uniqueId("scope")], title: "Scoped" };
+    const a = await service.trigger(payload, { "idempotency-key": key });
+    const b = await request(`${web1}/api/v1/notifications`, { method: "POST", token: other.key, body: payload, headers: { "idempotency-key": key } });
+    expect(a.status).toBe(202);
+    expect(b.status).toBe(202);
+    expect(b.body.id).not.toBe(a.body.id);
+  });
+});
+
+describe("bad input on every service endpoint", () => {
+  const topic = "bad-input-topic";
+  const cases: [string, string, string, unknown, number][] = [
+    ["PUT", "/api/v1/users/u1", "malformed", "{", 400],
+    ["PUT", "/api/v1/users/u1", "unknown field", { nickname: "x" }, 422],
+    ["PUT", "/api/v1/users/u1", "oversized", { name: "x".repeat(300 * 1024) }, 413],
+    ["POST", "/api/v1/users/u1/token", "ttl too short", { ttlSeconds: 1 }, 422],
+    ["POST", "/api/v1/users/u1/token", "ttl not a number", { ttlSeconds: "long" }, 422],
+    ["POST", "/api/v1/users/bad%20id/token", "bad user id", {}, 422],
+    ["PUT", `/api/v1/topics/${topic}/subscribers`, "too many users", { userIds: Array.from({ length: 10_001 }, (_, i) => `u${i}`) }, 422],
+    ["PUT", `/api/v1/topics/${topic}/subscribers`, "bad user id", { userIds: ["ok", "not ok"] }, 422],
+    ["PUT", `/api/v1/topics/${topic}/subscribers`, "no users", { userIds: [] }, 422],
+    ["PUT", "/api/v1/topics/bad%20topic/subscribers", "bad topic key", { userIds: ["a"] }, 422],
+    ["DELETE", `/api/v1/topics/${topic}/subscribers`, "malformed", "{", 400],
+  ];
+
+  it.each(cases)("%s %s: %s → %d", async (method, path, _name, body, status) => {
+    const reply = await request(`${web1}${path}`, {
+      method,
+      token: system.serviceKey,
+      ...(typeof body === "string" ? { rawBody: body, headers: { "content-type": "application/json" } } : { body }),
+    });
+    expect(reply.status).toBe(status);
+    expect(reply.body.error.code).toEqual(expect.any(String));
+    expect(await countRows("SELECT 1 FROM topic_subscriptions WHERE topic_key = $1", [topic])).toBe(0);
+    expect(await countRows("SELECT 1 FROM users WHERE id IN ('u1', 'ok', 'a')", [])).toBe(0);
+  });
+
+  it("refuses every service endpoint without the notify scope", async () => {
+    const adminOnly = JSON.parse(runKeys("create", "--name", "admin-only", "--scopes", "admin")) as { key: string };
+    for (const [method, path, body] of [
+      ["PUT", "/api/v1/users/u1", { name: "x" }],
+      ["POST", "/api/v1/users/u1/token", {}],
+      ["PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: ["a"] }],
+      ["GET", "/api/v1/notifications/01a200bd-9600-738b-a229-a400bdcf77ad", undefined],
+    ] as const) {
+      const reply = await request(`${web1}${path}`, { method, token: adminOnly.key, body });
+      expect(reply.status, `${method} ${path}`).toBe(403);
+    }
+  });
+});
+

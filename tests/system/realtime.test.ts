@@ -80,6 +80,14 @@ describe("two devices of one user on different web nodes, and another user", () 
       await laptop.waitFor("notifications:seen", (e) => e.seq === 8);
       await laptop.waitFor("unread_count", (c) => c.count === 1 && c.unseen === 0);
 
+      // A click on a notification that is already read is an `updated` change on every device.
+      const clicked = await userClient(web1, aliceToken).post(`/api/notifications/${onPhone.id}/click`);
+      expect(clicked.status).toBe(200);
+      const updated = await laptop.waitFor("notification:updated", (n) => n.id === onPhone.id);
+      expect(updated).toMatchObject({ read: true, clickedAt: expect.any(String) });
+      const changes = await userClient(web2, aliceToken).changes(8);
+      expect(changes.body.changes).toEqual([expect.objectContaining({ seq: 9, kind: "updated", notification: expect.objectContaining({ id: onPhone.id }) })]);
+
       // The other user heard nothing of it.
       await new Promise((r) => setTimeout(r, 1000));
       expect(other.events.filter((e) => e.event !== "unread_count")).toEqual([]);
