@@ -34,14 +34,14 @@ function launch(part: (typeof parts)[number], restarts = 0): void {
 
 for (const part of parts) launch(part);
 
+/** Forwards the signal to every part and exits when all have (or after 15 s). */
 function stop(signal: NodeJS.Signals): void {
   stopping = true;
   for (const child of children.values()) child.kill(signal);
-  const check = setInterval(() => {
+  setInterval(() => {
     if (children.size === 0) process.exit(0);
   }, 100);
   setTimeout(() => process.exit(1), 15_000).unref();
-  void check;
 }
 process.on("SIGINT", () => stop("SIGINT"));
 process.on("SIGTERM", () => stop("SIGTERM"));

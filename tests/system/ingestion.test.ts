@@ -151,6 +151,15 @@ describe("triggers", () => {
     expect(bad.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual(["email", "phone", "timezone"]);
     const badId = await service.call("PUT", `/api/v1/users/${encodeURIComponent("bad id!")}`, { name: "x" });
     expect(badId.status).toBe(422);
+    // Ids may hold @ : . - _ ; encoded or not in the path, they arrive decoded.
+    const special = `${uniqueId("mail")}@example.com:team_1.x`;
+    for (const path of [encodeURIComponent(special), special]) {
+      const reply = await service.call("PUT", `/api/v1/users/${path}`, { name: "Special" });
+      expect(reply.status).toBe(200);
+      expect(reply.body.id).toBe(special);
+    }
+    const token = await service.token(special);
+    expect((await userClient(web2, token).count()).status).toBe(200);
   });
 });
 
