@@ -21,7 +21,6 @@ type TriggerRow = {
   priority: string;
   expires_at: Date | null;
   status: string;
-  fanout_cursor: string | null;
   created_at: Date;
   category: string;
   type_title: string | null;
@@ -34,10 +33,9 @@ type Content = Omit<Notification, "id" | "seq" | "read" | "seen" | "archived" | 
 export type FanOutResult = { inserted: number; status: "completed" | "skipped" };
 
 /**
- * Materialises a trigger into one notification per recipient, chunk by chunk. Each chunk is one
- * transaction that inserts the notifications, takes one `seq` per recipient, bumps the counters and
- * records the cursor; the unique key (trigger, user, createdAt) makes a redelivered chunk a no-op, so
- * a crash anywhere resumes without duplicates. The last transaction marks the outbox row done.
+ * Materialises a trigger into one notification per recipient, chunk by chunk (see fanOutNextChunk).
+ * Each chunk commits its notifications, seqs, counters and cursor together, so a crash anywhere
+ * resumes at the committed cursor without duplicates; the last chunk marks the outbox row done.
  */
 export async function fanOutTrigger(triggerId: string, options: { chunkSize?: number } = {}): Promise<FanOutResult> {
   const chunkSize = options.chunkSize ?? env.FANOUT_CHUNK_SIZE;
@@ -189,7 +187,7 @@ async function recacheLastChunk(trigger: TriggerRow, chunkSize: number): Promise
 async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
   const { rows } = await pool.query<TriggerRow>(
     `SELECT t.id, t.type, t.recipient_ids, t.topic_key, t.actor, t.target, t.data, t.title, t.body, t.actions, t.priority,
-            t.expires_at, t.status, t.fanout_cursor, t.created_at,
+            t.expires_at, t.status, t.created_at,
             coalesce(nt.category, 'system') AS category, nt.title AS type_title, nt.body AS type_body
        FROM triggers t LEFT JOIN notification_types nt ON nt.key = t.type
       WHERE t.id = $1::uuid`,
