@@ -2,17 +2,13 @@
 import { env } from "@/server/env";
 import { closeDb, pool } from "@/server/db";
 import { seedNotificationTypes } from "@/server/types/seed-notification-types";
+import { DEMO_USERS } from "@/server/users/demo-users";
 
-const demoUsers = [
-  { id: "alice", name: "Alice Martin", email: "alice@example.com", role: "admin" },
-  { id: "bob", name: "Bob Chen", email: "bob@example.com", role: "user" },
-  { id: "carol", name: "Carol Díaz", email: "carol@example.com", role: "user" },
-];
 
 const types = await seedNotificationTypes();
 let users = 0;
 if (env.DEMO_MODE) {
-  for (const user of demoUsers) {
+  for (const user of DEMO_USERS) {
     const { rowCount } = await pool.query(
       "INSERT INTO users (id, name, email, role) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
       [user.id, user.name, user.email, user.role],

@@ -3,8 +3,12 @@ import { decodeCursorOrThrow, encodeCursor } from "@/server/notifications/notifi
 import { NOTIFICATION_COLUMNS, toNotification, type NotificationRow } from "@/server/notifications/notification-row";
 import type { ListQuery, Notification } from "@/server/notifications/notifications.schema";
 
-/** A page of the user's inbox in `(sortAt desc, id desc)` order, with the cursor of the next page. */
-export async function listNotifications(userId: string, query: ListQuery): Promise<{ notifications: Notification[]; nextCursor: string | null }> {
+/**
+ * A page of the user's inbox in `(sortAt desc, id desc)` order, with the cursor of the next page and
+ * `lastSeq`, the user's seq in the same snapshot: a client that applies live events after it knows
+ * exactly which ones the page already reflects.
+ */
+export async function listNotifications(userId: string, query: ListQuery): Promise<{ notifications: Notification[]; nextCursor: string | null; lastSeq: number }> {
   const params: unknown[] = [userId];
   const where = ["n.user_id = $1"];
   const add = (clause: (p: string) => string, value: unknown) => {
@@ -26,12 +30,17 @@ export async function listNotifications(userId: string, query: ListQuery): Promi
     where.push(`(n.sort_at, n.id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
   }
   params.push(query.limit + 1);
-  const { rows } = await pool.query<NotificationRow>(
-    `SELECT ${NOTIFICATION_COLUMNS} FROM notifications n WHERE ${where.join(" AND ")}
-      ORDER BY n.sort_at DESC, n.id DESC LIMIT $${params.length}`,
+  const { rows: joined } = await pool.query<NotificationRow & { user_last_seq: number }>(
+    `SELECT me.last_seq AS user_last_seq, page.* FROM (SELECT coalesce((SELECT last_seq FROM users WHERE id = $1), 0) AS last_seq) me
+       LEFT JOIN LATERAL (
+         SELECT ${NOTIFICATION_COLUMNS} FROM notifications n WHERE ${where.join(" AND ")}
+          ORDER BY n.sort_at DESC, n.id DESC LIMIT $${params.length}
+       ) page ON true`,
     params,
   );
+  const lastSeq = joined[0]?.user_last_seq ?? 0;
+  const rows = joined.filter((r) => r.id !== null);
   const page = rows.slice(0, query.limit).map(toNotification);
   const last = page.at(-1);
-  return { notifications: page, nextCursor: rows.length > query.limit && last ? encodeCursor({ sortAt: last.sortAt, id: last.id }) : null };
+  return { notifications: page, nextCursor: rows.length > query.limit && last ? encodeCursor({ sortAt: last.sortAt, id: last.id }) : null, lastSeq };
 }

@@ -1,0 +1,94 @@
+// Pure functions that keep the browser's copy of the inbox right as events arrive: one place for the
+// rules, shared by the socket handlers, the optimistic mutations and the `changes` replay.
+import type { Change, Notification, UnreadCount } from "@/server/notifications/notifications.schema";
+
+/** The order of every list: newest `sortAt` first, then higher id first (as the API returns them). */
+export function compareNotifications(a: Notification, b: Notification): number {
+  if (a.sortAt !== b.sortAt) return a.sortAt < b.sortAt ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** Inserts or replaces one notification (by id), keeping the order; an older copy never wins. */
+export function upsertNotification(list: readonly Notification[], notification: Notification): Notification[] {
+  const existing = list.find((n) => n.id === notification.id);
+  if (existing && existing.seq > notification.seq) return list as Notification[];
+  const rest = existing ? list.filter((n) => n.id !== notification.id) : [...list];
+  const at = rest.findIndex((n) => compareNotifications(notification, n) < 0);
+  if (at === -1) rest.push(notification);
+  else rest.splice(at, 0, notification);
+  return rest;
+}
+
+export type StateKind = "read" | "unread" | "seen" | "archived" | "unarchived" | "removed";
+
+/** Applies a bulk state change to the listed notifications with these ids. */
+export function applyState(list: readonly Notification[], kind: StateKind, ids: readonly string[], at: string): Notification[] {
+  const targets = new Set(ids);
+  if (kind === "removed") return list.filter((n) => !targets.has(n.id));
+  return list.map((n) => (targets.has(n.id) ? withState(n, kind, at) : n));
+}
+
+function withState(n: Notification, kind: Exclude<StateKind, "removed">, at: string): Notification {
+  switch (kind) {
+    case "read":
+      return { ...n, read: true, readAt: n.readAt ?? at, seen: true, seenAt: n.seenAt ?? at };
+    case "unread":
+      return { ...n, read: false, readAt: null };
+    case "seen":
+      return { ...n, seen: true, seenAt: n.seenAt ?? at };
+    case "archived":
+      return { ...n, archived: true, archivedAt: n.archivedAt ?? at };
+    case "unarchived":
+      return { ...n, archived: false, archivedAt: null };
+  }
+}
+
+/** Every unread notification in the inbox (not archived) becomes read. */
+export function applyReadAll(list: readonly Notification[], at: string): Notification[] {
+  return list.map((n) => (!n.read && !n.archived ? withState(n, "read", at) : n));
+}
+
+/**
+ * How counts move when the client itself changes state (optimistically), computed from the items it
+ * knows; the server's `unread_count` event then sets the truth. Never below zero.
+ */
+export function adjustCount(count: UnreadCount, before: readonly Notification[], after: readonly Notification[]): UnreadCount {
+  const byId = new Map(before.map((n) => [n.id, n]));
+  let unread = count.count;
+  let unseen = count.unseen;
+  for (const n of after) {
+    const old = byId.get(n.id);
+    if (!old) continue;
+    unread += Number(isUnread(n)) - Number(isUnread(old));
+    unseen += Number(isUnseen(n)) - Number(isUnseen(old));
+  }
+  return { count: Math.max(0, unread), unseen: Math.max(0, unseen) };
+}
+
+const isUnread = (n: Notification) => !n.read && !n.archived;
+const isUnseen = (n: Notification) => !n.seen && !n.archived;
+
+/** What to do with an event that carries `seq`, given the last seq the client has applied. */
+export function classifySeq(lastSeq: number, seq: number): "stale" | "next" | "gap" {
+  if (seq <= lastSeq) return "stale";
+  return seq === lastSeq + 1 ? "next" : "gap";
+}
+
+/** Replays `changes?afterSeq=` onto a list, in seq order. */
+export function applyChanges(list: readonly Notification[], changes: readonly Change[]): Notification[] {
+  let next = [...list];
+  for (const change of [...changes].sort((a, b) => a.seq - b.seq)) {
+    switch (change.kind) {
+      case "new":
+      case "updated":
+        if (change.notification) next = upsertNotification(next, change.notification);
+        break;
+      case "read_all":
+        next = applyReadAll(next, change.at);
+        break;
+      default:
+        next = applyState(next, change.kind, change.ids ?? [], change.at);
+    }
+  }
+  return next;
+}

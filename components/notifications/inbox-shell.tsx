@@ -1,0 +1,30 @@
+"use client";
+
+import { NotificationProvider } from "@/components/notifications/notification-provider";
+import { NotificationBell } from "@/components/notifications/notification-bell";
+import { NotificationHistory } from "@/components/notifications/notification-history";
+import { NotificationToasts } from "@/components/notifications/notification-toasts";
+
+/** The signed-in app: a header with the bell, the history, and toasts. */
+export function InboxShell({ userId }: { userId: string }) {
+  return (
+    <NotificationProvider>
+      <div className="flex h-screen flex-col">
+        <header className="flex items-center justify-between border-b border-slate-200 px-4 py-2 dark:border-slate-800">
+          <a href="/" className="font-semibold tracking-tight">
+            Notify
+          </a>
+          <div className="flex items-center gap-3">
+            <span className="hidden text-sm text-slate-500 sm:inline">{userId}</span>
+            <NotificationBell />
+          </div>
+        </header>
+        <main className="mx-auto flex min-h-0 w-full max-w-3xl flex-1 flex-col">
+          <h1 className="px-4 pt-4 text-xl font-semibold">Notifications</h1>
+          <NotificationHistory />
+        </main>
+      </div>
+      <NotificationToasts />
+    </NotificationProvider>
+  );
+}
