@@ -22,7 +22,7 @@ type Props = {
 export const NotificationItem = memo(function NotificationItem({ notification: n, onOpen, onArchive, compact }: Props) {
   const initial = (n.actor?.name ?? n.type).slice(0, 1).toUpperCase();
   return (
-    <div role="listitem" data-testid="notification-item" data-read={n.read} className={`group relative flex gap-3 px-4 py-3 ${n.read ? "" : "bg-brand-50/60 dark:bg-brand-700/10"}`}>
+    <div role="listitem" data-testid="notification-item" data-id={n.id} data-read={n.read} className={`group relative flex gap-3 px-4 py-3 ${n.read ? "" : "bg-brand-50/60 dark:bg-brand-700/10"}`}>
       <span
         aria-hidden
         className={`mt-0.5 flex h-9 w-9 shrink-0 items-center justify-center rounded-full text-sm font-semibold ${typeColors[n.type] ?? "bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-100"}`}

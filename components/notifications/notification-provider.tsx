@@ -184,7 +184,7 @@ export function NotificationProvider({ children }: { children: ReactNode }) {
   );
   const click = useCallback(
     (notification: Notification) =>
-      optimistic((list) => applyState(list, "read", [notification.id], new Date().toISOString()), () => inboxApi.click(notification.id), "Could not open the notification."),
+      optimistic((list) => applyState(list, "read", [notification.id], new Date().toISOString()), () => inboxApi.click(notification.id), "Could not mark the notification read; it is back as it was."),
     [optimistic],
   );
 
