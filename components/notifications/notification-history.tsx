@@ -66,7 +66,7 @@ export function NotificationHistory() {
     count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: (i) => (rows[i]?.kind === "header" ? 36 : 84),
-    overscan: 8,
+    overscan: 12,
   });
   const items = virtualizer.getVirtualItems();
   const lastIndex = items.at(-1)?.index ?? 0;
