@@ -85,3 +85,24 @@ test("offline while 30 arrive and another device reads and archives some: exact 
   expect(requests.filter((r) => r.startsWith("/api/notifications?"))).toEqual([]);
   await page.context().close();
 });
+
+test("bulk select in the history marks read and archives, and the server agrees", async ({ browser }) => {
+  const userId = uniqueUserId("bulk");
+  for (let i = 0; i < 4; i++) await trigger({ type: "like", to: [userId], actor: { id: `a${i}`, name: `Actor ${i}` } });
+  const page = await openInbox(browser, userId);
+  await expect(page.getByTestId("notification-badge")).toHaveText("4", { timeout: 5_000 });
+  const history = page.getByTestId("history-scroller");
+  await history.getByRole("checkbox").nth(0).check();
+  await history.getByRole("checkbox").nth(1).check();
+  await page.getByRole("toolbar", { name: "Selected notifications" }).getByRole("button", { name: "Mark read" }).click();
+  await expect(page.getByTestId("notification-badge")).toHaveText("2");
+  await history.getByRole("checkbox").nth(2).check();
+  await page.getByRole("toolbar", { name: "Selected notifications" }).getByRole("button", { name: "Archive" }).click();
+  await expect(history.getByTestId("notification-item")).toHaveCount(3);
+  await expect(page.getByTestId("notification-badge")).toHaveText("1");
+  // The server agrees.
+  const token = await userToken(userId);
+  const count = await (await fetch(`${baseUrl()}/api/notifications/unread-count`, { headers: { authorization: `Bearer ${token}` } })).json();
+  expect(count).toEqual({ count: 1, unseen: expect.any(Number) });
+  await page.context().close();
+});

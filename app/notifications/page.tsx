@@ -1,5 +1,6 @@
 // /notifications – the signed-in user's inbox: header with the bell, and the full history
 import { redirect } from "next/navigation";
+import { env } from "@/server/env";
 import { getSessionUserId } from "@/server/auth/get-session-user";
 import { InboxShell } from "@/components/notifications/inbox-shell";
 
@@ -8,5 +9,5 @@ export const dynamic = "force-dynamic";
 export default async function NotificationsPage() {
   const userId = await getSessionUserId();
   if (!userId) redirect("/");
-  return <InboxShell userId={userId} />;
+  return <InboxShell userId={userId} demoMode={env.DEMO_MODE} />;
 }

@@ -4,9 +4,10 @@ import { NotificationProvider } from "@/components/notifications/notification-pr
 import { NotificationBell } from "@/components/notifications/notification-bell";
 import { NotificationHistory } from "@/components/notifications/notification-history";
 import { NotificationToasts } from "@/components/notifications/notification-toasts";
+import { DemoEventPanel } from "@/components/demo/demo-event-panel";
 
 /** The signed-in app: a header with the bell, the history, and toasts. */
-export function InboxShell({ userId }: { userId: string }) {
+export function InboxShell({ userId, demoMode }: { userId: string; demoMode: boolean }) {
   return (
     <NotificationProvider>
       <div className="flex h-screen flex-col">
@@ -21,6 +22,7 @@ export function InboxShell({ userId }: { userId: string }) {
         </header>
         <main className="mx-auto flex min-h-0 w-full max-w-3xl flex-1 flex-col">
           <h1 className="px-4 pt-4 text-xl font-semibold">Notifications</h1>
+          {demoMode && <DemoEventPanel userId={userId} />}
           <NotificationHistory />
         </main>
       </div>

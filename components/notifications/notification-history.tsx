@@ -3,13 +3,16 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { isToday, isYesterday } from "date-fns";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Notification } from "@/server/notifications/notifications.schema";
 import { inboxApi } from "@/components/notifications/inbox-api";
 import { inboxKeys, useNotifications } from "@/components/notifications/notification-provider";
 import { NotificationItem } from "@/components/notifications/notification-item";
 
 type Filter = "all" | "unread" | "archived";
+
+/** The types offered in the filter (the seeded ones; any type can still be searched for). */
+const NOTIFICATION_TYPES = ["comment", "like", "follow", "mention", "system"] as const;
 type Row = { kind: "header"; label: string } | { kind: "item"; notification: Notification };
 
 function dayLabel(iso: string): string {
@@ -23,6 +26,8 @@ function dayLabel(iso: string): string {
 export function NotificationHistory() {
   const { change, click } = useNotifications();
   const [filter, setFilter] = useState<Filter>("all");
+  const [type, setType] = useState<string>("");
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const [search, setSearch] = useState("");
   const [q, setQ] = useState("");
   useEffect(() => {
@@ -30,7 +35,7 @@ export function NotificationHistory() {
     return () => clearTimeout(timer);
   }, [search]);
 
-  const filters = { filter, q: q || undefined };
+  const filters = { filter, q: q || undefined, type: type || undefined };
   const history = useInfiniteQuery({
     queryKey: inboxKeys.history(filters),
     queryFn: ({ pageParam }) => inboxApi.list({ ...filters, limit: "100", cursor: pageParam }),
@@ -49,6 +54,7 @@ export function NotificationHistory() {
         if (filter === "all" && n.archived) continue;
         if (filter === "archived" && !n.archived) continue;
         if (filter === "unread" && (n.read || n.archived)) continue;
+        if (type && n.type !== type) continue;
         seen.add(n.id);
         const label = dayLabel(n.sortAt);
         if (label !== group) {
@@ -59,7 +65,22 @@ export function NotificationHistory() {
       }
     }
     return result;
-  }, [history.data, filter]);
+  }, [history.data, filter, type]);
+
+  const onSelect = useCallback((n: Notification, isSelected: boolean) => {
+    setSelected((current) => {
+      const next = new Set(current);
+      if (isSelected) next.add(n.id);
+      else next.delete(n.id);
+      return next;
+    });
+  }, []);
+  const onOpen = useCallback((n: Notification) => void click(n), [click]);
+  const onArchive = useCallback((n: Notification) => void change(n.archived ? "unarchive" : "archive", [n.id]), [change]);
+  const bulk = (operation: "read" | "unread" | "archive" | "unarchive") => {
+    void change(operation, [...selected]);
+    setSelected(new Set());
+  };
 
   const scroller = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
@@ -90,6 +111,19 @@ export function NotificationHistory() {
             </button>
           ))}
         </div>
+        <select
+          aria-label="Type"
+          value={type}
+          onChange={(e) => setType(e.target.value)}
+          className="rounded-lg border border-slate-300 bg-transparent px-2 py-1.5 text-sm dark:border-slate-700"
+        >
+          <option value="">All types</option>
+          {NOTIFICATION_TYPES.map((t) => (
+            <option key={t} value={t}>
+              {t}
+            </option>
+          ))}
+        </select>
         <input
           type="search"
           value={search}
@@ -99,6 +133,23 @@ export function NotificationHistory() {
           className="ml-auto w-full max-w-xs rounded-lg border border-slate-300 bg-transparent px-3 py-1.5 text-sm dark:border-slate-700"
         />
       </div>
+      {selected.size > 0 && (
+        <div role="toolbar" aria-label="Selected notifications" className="flex items-center gap-2 border-b border-slate-200 bg-slate-50 px-4 py-2 text-sm dark:border-slate-800 dark:bg-slate-900">
+          <span className="mr-2 text-slate-500">{selected.size} selected</span>
+          <button type="button" onClick={() => bulk("read")} className="rounded px-2 py-1 hover:bg-slate-200 dark:hover:bg-slate-800">
+            Mark read
+          </button>
+          <button type="button" onClick={() => bulk("unread")} className="rounded px-2 py-1 hover:bg-slate-200 dark:hover:bg-slate-800">
+            Mark unread
+          </button>
+          <button type="button" onClick={() => bulk(filter === "archived" ? "unarchive" : "archive")} className="rounded px-2 py-1 hover:bg-slate-200 dark:hover:bg-slate-800">
+            {filter === "archived" ? "Unarchive" : "Archive"}
+          </button>
+          <button type="button" onClick={() => setSelected(new Set())} className="ml-auto rounded px-2 py-1 text-slate-500 hover:bg-slate-200 dark:hover:bg-slate-800">
+            Clear
+          </button>
+        </div>
+      )}
       <div ref={scroller} data-testid="history-scroller" className="min-h-0 flex-1 overflow-y-auto" style={{ contain: "strict" }}>
         {history.isLoading ? (
           <p className="p-8 text-center text-sm text-slate-500">Loading…</p>
@@ -115,8 +166,10 @@ export function NotificationHistory() {
                   ) : (
                     <NotificationItem
                       notification={row.notification}
-                      onOpen={(n) => void click(n)}
-                      onArchive={(n) => void change("archive", [n.id])}
+                      onOpen={onOpen}
+                      onArchive={onArchive}
+                      selected={selected.has(row.notification.id)}
+                      onSelect={onSelect}
                     />
                   )}
                 </div>

@@ -15,14 +15,26 @@ type Props = {
   notification: Notification;
   onOpen: (notification: Notification) => void;
   onArchive?: (notification: Notification) => void;
+  /** With these, the item has a checkbox for bulk actions. */
+  selected?: boolean;
+  onSelect?: (notification: Notification, selected: boolean) => void;
   compact?: boolean;
 };
 
 /** One notification. Every text is rendered as text (React escapes it); nothing is ever HTML. */
-export const NotificationItem = memo(function NotificationItem({ notification: n, onOpen, onArchive, compact }: Props) {
+export const NotificationItem = memo(function NotificationItem({ notification: n, onOpen, onArchive, selected, onSelect, compact }: Props) {
   const initial = (n.actor?.name ?? n.type).slice(0, 1).toUpperCase();
   return (
     <div role="listitem" data-testid="notification-item" data-id={n.id} data-read={n.read} className={`group relative flex gap-3 px-4 py-3 ${n.read ? "" : "bg-brand-50/60 dark:bg-brand-700/10"}`}>
+      {onSelect && (
+        <input
+          type="checkbox"
+          aria-label={`Select: ${n.title}`}
+          checked={selected ?? false}
+          onChange={(e) => onSelect(n, e.target.checked)}
+          className="mt-2.5 h-4 w-4 shrink-0 accent-brand-600"
+        />
+      )}
       <span
         aria-hidden
         className={`mt-0.5 flex h-9 w-9 shrink-0 items-center justify-center rounded-full text-sm font-semibold ${typeColors[n.type] ?? "bg-slate-200 text-slate-700 dark:bg-slate-700 dark:text-slate-100"}`}
@@ -38,9 +50,9 @@ export const NotificationItem = memo(function NotificationItem({ notification: n
       </button>
       <span className="flex shrink-0 flex-col items-end gap-2">
         {!n.read && <span aria-label="unread" className="mt-1.5 h-2.5 w-2.5 rounded-full bg-brand-500" />}
-        {onArchive && !n.archived && (
+        {onArchive && (
           <button type="button" onClick={() => onArchive(n)} className="text-xs text-slate-400 opacity-0 hover:text-slate-700 focus:opacity-100 group-hover:opacity-100 dark:hover:text-slate-200">
-            Archive
+            {n.archived ? "Unarchive" : "Archive"}
           </button>
         )}
       </span>

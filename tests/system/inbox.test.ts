@@ -270,3 +270,15 @@ describe("browser session", () => {
     expect(weird.headers.get("location")).toBe("/");
   });
 });
+
+describe("demo mode off", () => {
+  it("offers no demo sign-in and no event panel", async () => {
+    const signIn = await fetch(`${web1}/auth/demo`, { method: "POST", body: new URLSearchParams({ userId: "alice" }).toString(), headers: { "content-type": "application/x-www-form-urlencoded" }, redirect: "manual" });
+    expect(signIn.status).toBe(404);
+    const { token } = await userWithNotifications(0);
+    const events = await request(`${web1}/api/demo/events`, { method: "POST", token, body: { type: "like", to: "alice" } });
+    expect(events.status).toBe(404);
+    const landing = await (await fetch(`${web1}/`)).text();
+    expect(landing).not.toContain("Sign in as");
+  });
+});

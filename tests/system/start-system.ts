@@ -121,6 +121,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     SERVICE_API_KEY: TEST_SERVICE_KEY,
     AUTH_SECRET: TEST_AUTH_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
+    // Tests never depend on a developer's .env: the demo shortcuts are off unless a test turns them on.
+    DEMO_MODE: "0",
     OUTBOX_POLL_MS: "200",
     ...options.env,
   };
