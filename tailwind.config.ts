@@ -6,6 +6,7 @@ const config: Config = {
   darkMode: "media",
   theme: {
     extend: {
+      fontFamily: { sans: ["var(--font-inter)", "ui-sans-serif", "system-ui", "sans-serif"] },
       colors: {
         brand: { 50: "#eef4ff", 500: "#4f6bed", 600: "#3f55d4", 700: "#3345ad" },
       },
