@@ -106,3 +106,27 @@ test("bulk select in the history marks read and archives, and the server agrees"
   expect(count).toEqual({ count: 1, unseen: expect.any(Number) });
   await page.context().close();
 });
+
+test("an event that arrives while the first page is loading is not lost", async ({ browser }) => {
+  const userId = uniqueUserId("race");
+  const context = await browser.newContext({ baseURL: baseUrl() });
+  await signIn(context, userId, baseUrl());
+  const page = await context.newPage();
+  // The first page is computed by the server now, but reaches the browser only after the event.
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await page.route("**/api/notifications?limit=20", async (route) => {
+    const response = await route.fetch();
+    await released;
+    await route.fulfill({ response });
+  });
+  const connected = socketConnected(page);
+  await page.goto("/notifications");
+  await connected;
+  await trigger({ type: "mention", to: [userId], actor: { id: "a", name: "Early Bird" }, data: { excerpt: "first!" } });
+  await page.waitForTimeout(500);
+  release();
+  await page.getByRole("button", { name: /notifications/i }).click();
+  await expect(page.getByRole("dialog", { name: "Notifications" }).getByText("Early Bird mentioned you")).toBeVisible({ timeout: 5_000 });
+  await context.close();
+});

@@ -6,7 +6,7 @@ import { isToday, isYesterday } from "date-fns";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Notification } from "@/server/notifications/notifications.schema";
 import { inboxApi } from "@/components/notifications/inbox-api";
-import { inboxKeys, useNotifications } from "@/components/notifications/notification-provider";
+import { inboxKeys, useInboxActions } from "@/components/notifications/notification-provider";
 import { NotificationItem } from "@/components/notifications/notification-item";
 
 type Filter = "all" | "unread" | "archived";
@@ -24,7 +24,7 @@ function dayLabel(iso: string): string {
 
 /** The full history: cursor pages, virtualised rows, filters, search and date groups. */
 export function NotificationHistory() {
-  const { change, click } = useNotifications();
+  const { change, click } = useInboxActions();
   const [filter, setFilter] = useState<Filter>("all");
   const [type, setType] = useState<string>("");
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());

@@ -23,13 +23,16 @@ const operationState: Record<Operation, StateKind> = { read: "read", unread: "un
 
 export type InboxToast = { id: string; notification: Notification };
 
-type InboxContextValue = {
+type InboxState = {
   notifications: Notification[];
   count: UnreadCount;
   isLoading: boolean;
   isLive: boolean;
   error: string | null;
   toasts: InboxToast[];
+};
+
+type InboxActions = {
   dismissError: () => void;
   dismissToast: (id: string) => void;
   change: (operation: Operation, ids: string[]) => Promise<void>;
@@ -37,7 +40,8 @@ type InboxContextValue = {
   click: (notification: Notification) => Promise<void>;
 };
 
-const InboxContext = createContext<InboxContextValue | null>(null);
+const InboxStateContext = createContext<InboxState | null>(null);
+const InboxActionsContext = createContext<InboxActions | null>(null);
 
 /** Applies `fn` to every cached list of notifications: the latest page and every history page. */
 function updateLists(client: QueryClient, fn: (list: Notification[]) => Notification[]): void {
@@ -59,6 +63,9 @@ export function NotificationProvider({ children }: { children: ReactNode }) {
   const count = useQuery({ queryKey: inboxKeys.count, queryFn: inboxApi.count });
   const lastSeq = useRef<number | null>(null);
   const catchingUp = useRef<Promise<void> | null>(null);
+  // An event that arrives while the first page is still loading may or may not be in that page:
+  // once the page says which seq it reflects, ask `changes` for anything after it.
+  const missedWhileLoading = useRef(false);
   const toastedIds = useRef(new Set<string>());
   const [isLive, setLive] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -81,8 +88,9 @@ export function NotificationProvider({ children }: { children: ReactNode }) {
         await client.invalidateQueries({ queryKey: inboxKeys.count });
       } catch (caught) {
         if (caught instanceof InboxApiError && caught.status === 410) {
+          // Too far behind: start over. Reset (not just invalidate) so the old page cannot set lastSeq.
           lastSeq.current = null;
-          await client.invalidateQueries({ queryKey: inboxKeys.all });
+          await client.resetQueries({ queryKey: inboxKeys.all });
         }
       } finally {
         catchingUp.current = null;
@@ -91,10 +99,20 @@ export function NotificationProvider({ children }: { children: ReactNode }) {
     return catchingUp.current;
   }, [client]);
 
+  useEffect(() => {
+    if (latest.data && missedWhileLoading.current) {
+      missedWhileLoading.current = false;
+      void catchUp();
+    }
+  }, [latest.data, catchUp]);
+
   /** Applies an event that carries a seq, or catches up when one was missed. */
   const onSeq = useCallback(
     (seq: number, apply: () => void) => {
-      if (lastSeq.current === null) return;
+      if (lastSeq.current === null) {
+        missedWhileLoading.current = true;
+        return;
+      }
       const verdict = classifySeq(lastSeq.current, seq);
       if (verdict === "next") {
         apply();
@@ -190,7 +208,9 @@ export function NotificationProvider({ children }: { children: ReactNode }) {
 
   const dismissToast = useCallback((id: string) => setToasts((current) => current.filter((t) => t.id !== id)), []);
   const dismissError = useCallback(() => setError(null), []);
-  const value = useMemo<InboxContextValue>(
+  // Actions never change, so components that only act (the history) do not re-render on every event.
+  const actions = useMemo<InboxActions>(() => ({ dismissError, dismissToast, change, markAllRead, click }), [dismissError, dismissToast, change, markAllRead, click]);
+  const state = useMemo<InboxState>(
     () => ({
       notifications: latest.data?.notifications ?? [],
       count: count.data ?? { count: 0, unseen: 0 },
@@ -198,19 +218,27 @@ export function NotificationProvider({ children }: { children: ReactNode }) {
       isLive,
       error,
       toasts,
-      dismissError,
-      dismissToast,
-      change,
-      markAllRead,
-      click,
     }),
-    [latest.data, latest.isLoading, count.data, count.isLoading, isLive, error, toasts, dismissError, dismissToast, change, markAllRead, click],
+    [latest.data, latest.isLoading, count.data, count.isLoading, isLive, error, toasts],
   );
-  return <InboxContext.Provider value={value}>{children}</InboxContext.Provider>;
+  return (
+    <InboxActionsContext.Provider value={actions}>
+      <InboxStateContext.Provider value={state}>{children}</InboxStateContext.Provider>
+    </InboxActionsContext.Provider>
+  );
 }
 
-export function useNotifications(): InboxContextValue {
-  const value = useContext(InboxContext);
-  if (!value) throw new Error("useNotifications() must be used inside <NotificationProvider>");
+/** What the inbox can do; stable for the provider's lifetime. */
+export function useInboxActions(): InboxActions {
+  const value = useContext(InboxActionsContext);
+  if (!value) throw new Error("useInboxActions() must be used inside <NotificationProvider>");
   return value;
+}
+
+/** The inbox state and its actions. */
+export function useNotifications(): InboxState & InboxActions {
+  const state = useContext(InboxStateContext);
+  const actions = useContext(InboxActionsContext);
+  if (!state || !actions) throw new Error("useNotifications() must be used inside <NotificationProvider>");
+  return { ...state, ...actions };
 }
