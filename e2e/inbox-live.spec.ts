@@ -73,3 +73,28 @@ test("a title full of HTML shows as text and runs nothing", async ({ browser }) 
   expect(dialogs).toBe(0);
   await page.context().close();
 });
+
+test("two tabs of one browser stay consistent", async ({ browser }) => {
+  const userId = uniqueUserId("tabs");
+  const context = await browser.newContext({ baseURL: baseUrl() });
+  await signIn(context, userId, baseUrl());
+  const tabs = await Promise.all(
+    [0, 1].map(async () => {
+      const page = await context.newPage();
+      const connected = socketConnected(page);
+      await page.goto("/notifications");
+      await connected;
+      return page;
+    }),
+  );
+  await trigger({ type: "comment", to: [userId], actor: { id: "a", name: "Ann" }, data: { excerpt: "one" } });
+  await trigger({ type: "like", to: [userId], actor: { id: "b", name: "Ben" } });
+  for (const tab of tabs) await expect(tab.getByTestId("notification-badge")).toHaveText("2", { timeout: 2_000 });
+  // Archive one from the first tab's history: the second tab's history and badge follow.
+  await tabs[0]!.getByTestId("history-scroller").getByRole("button", { name: "Archive" }).first().click({ force: true });
+  for (const tab of tabs) {
+    await expect(tab.getByTestId("notification-badge")).toHaveText("1", { timeout: 2_000 });
+    await expect(tab.getByTestId("history-scroller").getByTestId("notification-item")).toHaveCount(1, { timeout: 2_000 });
+  }
+  await context.close();
+});
