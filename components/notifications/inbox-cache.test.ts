@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Notification } from "@/server/notifications/notifications.schema";
-import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, compareNotifications, upsertNotification } from "@/components/notifications/inbox-cache";
+import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, compareNotifications, diffStates, reuseUnchanged, revertState, upsertNotification } from "@/components/notifications/inbox-cache";
 
 function notification(id: string, sortAt: string, extra: Partial<Notification> = {}): Notification {
   return {
@@ -84,12 +84,58 @@ describe("state changes and counts", () => {
     expect(adjustCount({ count: 0, unseen: 0 }, after, back)).toEqual({ count: 1, unseen: 0 });
   });
 
-  it("rolls back to exactly the state before an optimistic change", () => {
-    const before = list;
-    const optimistic = applyState(before, "archived", [id(1)], time(9));
-    expect(optimistic).not.toEqual(before);
-    // A rollback restores the snapshot taken before the change.
-    expect(before[0]).toMatchObject({ archived: false });
+  it("returns the same object when a change changes nothing (an echo of our own change re-renders nothing)", () => {
+    const read = applyState(list, "read", [id(1)], time(9));
+    const echo = applyState(read, "read", [id(1)], time(10));
+    expect(echo[0]).toBe(read[0]);
+    expect(echo[0]!.readAt).toBe(time(9));
+    expect(applyState(list, "unarchived", [id(1)], time(9))[0]).toBe(list[0]);
+  });
+});
+
+describe("optimistic rollback", () => {
+  const list = [notification(id(1), time(1)), notification(id(2), time(2), { seen: true, seenAt: time(2) }), notification(id(3), time(3), { archived: true, archivedAt: time(3) })];
+
+  it("undoes exactly what the refused change did, and the counts come back", () => {
+    const after = applyState(list, "read", [id(1), id(2)], time(9));
+    const touched = diffStates(list, after);
+    expect([...touched.keys()].sort()).toEqual([id(1), id(2)]);
+    const reverted = revertState(after, touched);
+    expect(reverted).toEqual(list);
+    const optimisticCount = adjustCount({ count: 2, unseen: 1 }, list, after);
+    expect(optimisticCount).toEqual({ count: 0, unseen: 0 });
+    expect(adjustCount(optimisticCount, after, reverted)).toEqual({ count: 2, unseen: 1 });
+  });
+
+  it("keeps what live events changed while the request was in flight", () => {
+    const after = applyState(list, "archived", [id(1), id(2)], time(9));
+    const touched = diffStates(list, after);
+    // Meanwhile: another device read #2, a new notification arrived, #1's title was re-rendered.
+    let live = applyState(after, "read", [id(2)], time(10));
+    live = upsertNotification(live, notification(id(4), time(4)));
+    live = live.map((n) => (n.id === id(1) ? { ...n, title: "updated" } : n));
+    const reverted = revertState(live, touched);
+    const byId = new Map(reverted.map((n) => [n.id, n]));
+    expect(byId.get(id(1))).toMatchObject({ archived: false, archivedAt: null, title: "updated" });
+    // #2 moved on since (read by another device): its newer state stands.
+    expect(byId.get(id(2))).toMatchObject({ archived: true, read: true });
+    expect(byId.get(id(4))).toBeDefined();
+    expect(byId.get(id(3))).toBe(live.find((n) => n.id === id(3)));
+  });
+
+  it("for any sequence of changes, reverting straight away restores the list and the counts", () => {
+    const kinds = ["read", "unread", "seen", "archived", "unarchived"] as const;
+    fc.assert(
+      fc.property(fc.constantFrom(...kinds), fc.subarray([1, 2, 3]), (kind, picked) => {
+        const after = applyState(list, kind, picked.map(id), time(20));
+        const reverted = revertState(after, diffStates(list, after));
+        expect(reverted).toEqual(list);
+        // The true counts of `list`: #1 and #2 unread, #1 unseen (#3 is archived).
+        const optimistic = adjustCount({ count: 2, unseen: 1 }, list, after);
+        expect(optimistic.count).toBeGreaterThanOrEqual(0);
+        expect(adjustCount(optimistic, after, reverted)).toEqual({ count: 2, unseen: 1 });
+      }),
+    );
   });
 });
 
@@ -116,5 +162,22 @@ describe("gaps and replay", () => {
       [id(2), true, false],
       [id(1), true, true],
     ]);
+  });
+});
+
+describe("sharing by id", () => {
+  it("keeps the earlier object for every unchanged notification, wherever it moved", () => {
+    const a = notification(id(1), time(1));
+    const b = notification(id(2), time(2));
+    const previous = [{ notifications: [b, a] }];
+    // The same content as fresh objects (a refetch, or TanStack's copy), with a new one on top.
+    const next = [{ notifications: [notification(id(3), time(3)), { ...b }, { ...a, read: true }] }];
+    const [page] = reuseUnchanged(previous, next);
+    expect(page!.notifications[1]).toBe(b);
+    expect(page!.notifications[2]).not.toBe(a);
+    expect(page!.notifications[2]).toMatchObject({ id: id(1), read: true });
+    expect(page!.notifications[0]).toBe(next[0]!.notifications[0]);
+    // Nothing to reuse: the same pages back.
+    expect(reuseUnchanged([], next)).toBe(next);
   });
 });

@@ -28,7 +28,10 @@ export function applyState(list: readonly Notification[], kind: StateKind, ids: 
   return list.map((n) => (targets.has(n.id) ? withState(n, kind, at) : n));
 }
 
+/** The notification in the new state; the same object when nothing changes (so nothing re-renders). */
 function withState(n: Notification, kind: Exclude<StateKind, "removed">, at: string): Notification {
+  const already = { read: n.read && n.seen, unread: !n.read, seen: n.seen, archived: n.archived, unarchived: !n.archived }[kind];
+  if (already) return n;
   switch (kind) {
     case "read":
       return { ...n, read: true, readAt: n.readAt ?? at, seen: true, seenAt: n.seenAt ?? at };
@@ -65,6 +68,45 @@ export function adjustCount(count: UnreadCount, before: readonly Notification[],
   return { count: Math.max(0, unread), unseen: Math.max(0, unseen) };
 }
 
+type StateFields = Pick<Notification, "read" | "readAt" | "seen" | "seenAt" | "archived" | "archivedAt">;
+
+function stateOf(n: Notification): StateFields {
+  return { read: n.read, readAt: n.readAt, seen: n.seen, seenAt: n.seenAt, archived: n.archived, archivedAt: n.archivedAt };
+}
+
+function sameState(a: Notification, b: Notification): boolean {
+  const x = stateOf(a);
+  const y = stateOf(b);
+  return (Object.keys(x) as (keyof StateFields)[]).every((key) => x[key] === y[key]);
+}
+
+/**
+ * Which notifications an optimistic change touched: for each id whose state it changed, the copy
+ * from before and the copy it made.
+ */
+export function diffStates(before: readonly Notification[], after: readonly Notification[]): Map<string, { before: Notification; after: Notification }> {
+  const old = new Map(before.map((n) => [n.id, n]));
+  const changed = new Map<string, { before: Notification; after: Notification }>();
+  for (const n of after) {
+    const was = old.get(n.id);
+    if (was && !sameState(was, n)) changed.set(n.id, { before: was, after: n });
+  }
+  return changed;
+}
+
+/**
+ * Undoes an optimistic change that the server refused: each notification it touched gets back its
+ * earlier state, unless something else (a live event, another change) has moved it on since; the
+ * rest of the list, and every other field, stays as it is now.
+ */
+export function revertState(list: readonly Notification[], touched: ReadonlyMap<string, { before: Notification; after: Notification }>): Notification[] {
+  return list.map((n) => {
+    const entry = touched.get(n.id);
+    if (!entry || !sameState(n, entry.after)) return n;
+    return { ...n, ...stateOf(entry.before) };
+  });
+}
+
 const isUnread = (n: Notification) => !n.read && !n.archived;
 const isUnseen = (n: Notification) => !n.seen && !n.archived;
 
@@ -91,4 +133,35 @@ export function applyChanges(list: readonly Notification[], changes: readonly Ch
     }
   }
   return next;
+}
+
+/**
+ * Structural sharing by id for the query cache: every notification in `next` that is deep-equal to
+ * the one with its id in `previous` is replaced by that earlier object, so memoised items skip
+ * rendering. (TanStack's default shares by array index, which a new notification at the top shifts.)
+ */
+export function reuseUnchanged<T extends { notifications: Notification[] }>(previous: readonly T[], next: readonly T[]): T[] {
+  const byId = new Map<string, Notification>();
+  for (const page of previous) for (const n of page.notifications) byId.set(n.id, n);
+  if (byId.size === 0) return next as T[];
+  return next.map((page) => {
+    let changed = false;
+    const notifications = page.notifications.map((n) => {
+      const old = byId.get(n.id);
+      const kept = old !== undefined && old !== n && deepEqual(old, n) ? old : n;
+      if (kept !== n) changed = true;
+      return kept;
+    });
+    return changed ? { ...page, notifications } : page;
+  });
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }

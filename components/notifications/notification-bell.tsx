@@ -1,58 +1,73 @@
 "use client";
 
 import Link from "next/link";
-import { useEffect, useId, useRef, useState } from "react";
-import type { Notification } from "@/server/notifications/notifications.schema";
-import { useNotifications } from "@/components/notifications/notification-provider";
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { useInboxActions, useLatestNotifications, useUnreadCount } from "@/components/notifications/notification-provider";
 import { NotificationItem } from "@/components/notifications/notification-item";
 
-/** The header bell: unread badge, and a dropdown with the 10 latest. */
+const DROPDOWN_SIZE = 10;
+
+/**
+ * The header bell: unread badge, and a dropdown with the 10 latest. Keyboard: Enter/Space or
+ * ArrowDown opens it and moves focus to the first notification, ArrowUp/ArrowDown/Home/End move
+ * between notifications, Tab walks through the buttons, Escape closes it and returns focus to the bell.
+ */
 export function NotificationBell() {
-  const { notifications, count, change, markAllRead, click } = useNotifications();
+  const count = useUnreadCount();
   const [open, setOpen] = useState(false);
   const root = useRef<HTMLDivElement>(null);
+  const bell = useRef<HTMLButtonElement>(null);
+  const panel = useRef<HTMLDivElement>(null);
   const panelId = useId();
-  const latest = notifications.filter((n) => !n.archived).slice(0, 10);
+  const label = count.count > 0 ? `Notifications, ${count.count} unread` : "Notifications";
 
-  // Seen is recorded when the dropdown opens.
-  useEffect(() => {
-    if (!open) return;
-    const unseen = latest.filter((n) => !n.seen).map((n) => n.id);
-    if (unseen.length > 0) void change("seen", unseen);
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- only on opening
-  }, [open]);
+  const close = useCallback((returnFocus: boolean) => {
+    setOpen(false);
+    if (returnFocus) bell.current?.focus();
+  }, []);
 
   useEffect(() => {
     if (!open) return;
     const onPointer = (event: PointerEvent) => {
-      if (root.current && !root.current.contains(event.target as Node)) setOpen(false);
-    };
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key === "Escape") setOpen(false);
+      if (root.current && !root.current.contains(event.target as Node)) close(false);
     };
     document.addEventListener("pointerdown", onPointer);
-    document.addEventListener("keydown", onKey);
-    return () => {
-      document.removeEventListener("pointerdown", onPointer);
-      document.removeEventListener("keydown", onKey);
-    };
-  }, [open]);
+    return () => document.removeEventListener("pointerdown", onPointer);
+  }, [open, close]);
 
-  const onOpen = (n: Notification) => {
-    void click(n);
-    const url = n.target?.url;
-    if (url) window.location.assign(url);
+  const closeQuietly = useCallback(() => close(false), [close]);
+
+  const onBellKey = (event: KeyboardEvent) => {
+    if (event.key === "ArrowDown" && !open) {
+      event.preventDefault();
+      setOpen(true);
+    }
   };
-  const label = count.count > 0 ? `Notifications, ${count.count} unread` : "Notifications";
 
   return (
-    <div ref={root} className="relative">
+    <div
+      ref={root}
+      className="relative"
+      onKeyDown={(event) => {
+        if (event.key === "Escape" && open) {
+          event.preventDefault();
+          close(true);
+        }
+      }}
+      onBlur={(event) => {
+        // Tabbing out of the bell and its dropdown closes it.
+        if (open && event.relatedTarget && !root.current?.contains(event.relatedTarget as Node)) close(false);
+      }}
+    >
       <button
+        ref={bell}
         type="button"
         aria-label={label}
         aria-expanded={open}
-        aria-controls={panelId}
+        aria-controls={open ? panelId : undefined}
+        aria-haspopup="dialog"
         onClick={() => setOpen((o) => !o)}
+        onKeyDown={onBellKey}
         className="relative rounded-full p-2 text-slate-600 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:text-slate-300 dark:hover:bg-slate-800"
       >
         <svg aria-hidden viewBox="0 0 24 24" className="h-6 w-6" fill="none" stroke="currentColor" strokeWidth="1.8">
@@ -64,28 +79,84 @@ export function NotificationBell() {
           </span>
         )}
       </button>
-      {open && (
-        <div id={panelId} role="dialog" aria-label="Notifications" className="absolute right-0 z-20 mt-2 w-[min(24rem,calc(100vw-1rem))] overflow-hidden rounded-xl border border-slate-200 bg-white shadow-xl dark:border-slate-700 dark:bg-slate-900">
-          <div className="flex items-center justify-between border-b border-slate-200 px-4 py-3 dark:border-slate-700">
-            <h2 className="text-sm font-semibold">Notifications</h2>
-            <button type="button" onClick={() => void markAllRead()} disabled={count.count === 0} className="text-xs font-medium text-brand-600 disabled:text-slate-400">
-              Mark all as read
-            </button>
-          </div>
-          {latest.length === 0 ? (
-            <p className="px-4 py-10 text-center text-sm text-slate-500">You&apos;re all caught up. New notifications will show up here.</p>
-          ) : (
-            <div role="list" className="max-h-[28rem] divide-y divide-slate-100 overflow-y-auto dark:divide-slate-800">
-              {latest.map((n) => (
-                <NotificationItem key={n.id} notification={n} onOpen={onOpen} compact />
-              ))}
-            </div>
-          )}
-          <Link href="/notifications" onClick={() => setOpen(false)} className="block border-t border-slate-200 px-4 py-2.5 text-center text-sm font-medium text-brand-600 dark:border-slate-700">
-            View all
-          </Link>
+      {open && <NotificationDropdown id={panelId} panel={panel} unread={count.count} onClose={closeQuietly} />}
+    </div>
+  );
+}
+
+/** The open dropdown: its own subscription to the latest list, so the closed bell never renders it. */
+function NotificationDropdown({ id, panel, unread, onClose }: { id: string; panel: React.RefObject<HTMLDivElement | null>; unread: number; onClose: () => void }) {
+  const { notifications, isLoading } = useLatestNotifications();
+  const { change, markAllRead, open, runAction } = useInboxActions();
+  const latest = useMemo(() => notifications.filter((n) => !n.archived).slice(0, DROPDOWN_SIZE), [notifications]);
+
+  // Seen is recorded when the dropdown opens (and for what arrives while it is open).
+  const unseen = latest.filter((n) => !n.seen).map((n) => n.id).join(",");
+  useEffect(() => {
+    if (unseen) void change("seen", unseen.split(","));
+  }, [unseen, change]);
+
+  // Focus moves into the dropdown when it opens: the first notification, else the panel itself.
+  const focused = useRef(false);
+  useEffect(() => {
+    if (focused.current || isLoading) return;
+    focused.current = true;
+    const first = panel.current?.querySelector<HTMLElement>("[data-inbox-item]");
+    (first ?? panel.current)?.focus();
+  }, [isLoading, panel]);
+
+  const onOpen = useCallback(
+    (n: (typeof latest)[number]) => {
+      onClose();
+      open(n);
+    },
+    [open, onClose],
+  );
+
+  const onKeyDown = (event: KeyboardEvent) => {
+    const items = [...(panel.current?.querySelectorAll<HTMLElement>("[data-inbox-item]") ?? [])];
+    if (items.length === 0) return;
+    const at = items.indexOf(document.activeElement as HTMLElement);
+    const go = (index: number) => {
+      event.preventDefault();
+      items[(index + items.length) % items.length]?.focus();
+    };
+    if (event.key === "ArrowDown") go(at + 1);
+    else if (event.key === "ArrowUp") go(at === -1 ? items.length - 1 : at - 1);
+    else if (event.key === "Home") go(0);
+    else if (event.key === "End") go(items.length - 1);
+  };
+
+  return (
+    <div
+      ref={panel}
+      id={id}
+      role="dialog"
+      aria-label="Notifications"
+      tabIndex={-1}
+      onKeyDown={onKeyDown}
+      className="absolute right-0 z-20 mt-2 w-[min(24rem,calc(100vw-1rem))] overflow-hidden rounded-xl border border-slate-200 bg-white shadow-xl focus:outline-none dark:border-slate-700 dark:bg-slate-900"
+    >
+      <div className="flex items-center justify-between border-b border-slate-200 px-4 py-3 dark:border-slate-700">
+        <h2 className="text-sm font-semibold">Notifications</h2>
+        <button type="button" onClick={() => void markAllRead()} disabled={unread === 0} className="text-xs font-medium text-brand-600 disabled:text-slate-400 dark:text-brand-500">
+          Mark all as read
+        </button>
+      </div>
+      {isLoading ? (
+        <p className="px-4 py-10 text-center text-sm text-slate-500">Loading…</p>
+      ) : latest.length === 0 ? (
+        <p className="px-4 py-10 text-center text-sm text-slate-500">You&apos;re all caught up. New notifications will show up here.</p>
+      ) : (
+        <div role="list" className="max-h-[min(28rem,70vh)] divide-y divide-slate-100 overflow-y-auto dark:divide-slate-800">
+          {latest.map((n) => (
+            <NotificationItem key={n.id} notification={n} onOpen={onOpen} onAction={runAction} compact />
+          ))}
         </div>
       )}
+      <Link href="/notifications" onClick={onClose} className="block border-t border-slate-200 px-4 py-2.5 text-center text-sm font-medium text-brand-600 dark:border-slate-700 dark:text-brand-500">
+        View all
+      </Link>
     </div>
   );
 }

@@ -5,8 +5,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { isToday, isYesterday } from "date-fns";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Notification } from "@/server/notifications/notifications.schema";
-import { inboxApi } from "@/components/notifications/inbox-api";
-import { inboxKeys, useInboxActions } from "@/components/notifications/notification-provider";
+import { inboxKeys, shareInfinite, useInboxActions } from "@/components/notifications/notification-provider";
 import { NotificationItem } from "@/components/notifications/notification-item";
 
 type Filter = "all" | "unread" | "archived";
@@ -24,7 +23,7 @@ function dayLabel(iso: string): string {
 
 /** The full history: cursor pages, virtualised rows, filters, search and date groups. */
 export function NotificationHistory() {
-  const { change, click } = useInboxActions();
+  const { api, change, open, runAction } = useInboxActions();
   const [filter, setFilter] = useState<Filter>("all");
   const [type, setType] = useState<string>("");
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
@@ -38,9 +37,13 @@ export function NotificationHistory() {
   const filters = { filter, q: q || undefined, type: type || undefined };
   const history = useInfiniteQuery({
     queryKey: inboxKeys.history(filters),
-    queryFn: ({ pageParam }) => inboxApi.list({ ...filters, limit: "100", cursor: pageParam }),
+    queryFn: ({ pageParam }) => api.list({ ...filters, limit: "100", cursor: pageParam }),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.nextCursor ?? undefined,
+    // Kept current by events like the latest page; a filter change starts a new query.
+    staleTime: Infinity,
+    refetchOnWindowFocus: false,
+    structuralSharing: shareInfinite,
   });
 
   const rows = useMemo<Row[]>(() => {
@@ -75,7 +78,6 @@ export function NotificationHistory() {
       return next;
     });
   }, []);
-  const onOpen = useCallback((n: Notification) => void click(n), [click]);
   const onArchive = useCallback((n: Notification) => void change(n.archived ? "unarchive" : "archive", [n.id]), [change]);
   const bulk = (operation: "read" | "unread" | "archive" | "unarchive") => {
     void change(operation, [...selected]);
@@ -166,7 +168,8 @@ export function NotificationHistory() {
                   ) : (
                     <NotificationItem
                       notification={row.notification}
-                      onOpen={onOpen}
+                      onOpen={open}
+                      onAction={runAction}
                       onArchive={onArchive}
                       selected={selected.has(row.notification.id)}
                       onSelect={onSelect}

@@ -5,8 +5,8 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useRef, use
 import { io, type Socket } from "socket.io-client";
 import type { Notification, UnreadCount } from "@/server/notifications/notifications.schema";
 import type { ClientToServerEvents, ServerToClientEvents, StateChangeEvent } from "@/server/realtime/events";
-import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, upsertNotification, type StateKind } from "@/components/notifications/inbox-cache";
-import { InboxApiError, inboxApi, type InboxPage } from "@/components/notifications/inbox-api";
+import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, diffStates, reuseUnchanged, revertState, upsertNotification, type StateKind } from "@/components/notifications/inbox-cache";
+import { createInboxApi, InboxApiError, type InboxApi, type InboxConnection, type InboxPage } from "@/components/notifications/inbox-api";
 
 export const inboxKeys = {
   all: ["inbox"] as const,
@@ -16,6 +16,18 @@ export const inboxKeys = {
 };
 
 const LATEST_LIMIT = 20;
+
+/**
+ * The cache is kept current by socket events and `changes`, so these queries never refetch on their
+ * own (mount, focus, reconnect); sharing is by id so that unchanged notifications keep their identity.
+ */
+const liveQuery = { staleTime: Infinity, refetchOnWindowFocus: false, refetchOnReconnect: false } as const;
+const sharePage = (previous: unknown, next: unknown) => (previous ? reuseUnchanged([previous as InboxPage], [next as InboxPage])[0] : next);
+export const shareInfinite = (previous: unknown, next: unknown) => {
+  if (!previous) return next;
+  const data = next as InfiniteData<InboxPage>;
+  return { ...data, pages: reuseUnchanged((previous as InfiniteData<InboxPage>).pages, data.pages) };
+};
 const POLL_MS = 5000;
 
 type Operation = "read" | "unread" | "seen" | "archive" | "unarchive";
@@ -23,25 +35,46 @@ const operationState: Record<Operation, StateKind> = { read: "read", unread: "un
 
 export type InboxToast = { id: string; notification: Notification };
 
-type InboxState = {
-  notifications: Notification[];
-  count: UnreadCount;
-  isLoading: boolean;
+export type NotificationAction = Notification["actions"][number];
+
+/** What changes rarely: whether the socket is live, the last error, the toasts on screen. */
+type InboxStatus = {
   isLive: boolean;
   error: string | null;
   toasts: InboxToast[];
 };
 
 type InboxActions = {
+  /** The end-user API on this provider's connection (for the history's own queries). */
+  api: InboxApi;
   dismissError: () => void;
   dismissToast: (id: string) => void;
   change: (operation: Operation, ids: string[]) => Promise<void>;
   markAllRead: () => Promise<void>;
+  /** Records the click (clicked and read) without going anywhere. */
   click: (notification: Notification) => Promise<void>;
+  /** What a click on the notification does: record it, then go to its target, when it has one. */
+  open: (notification: Notification) => void;
+  /** Runs one of the notification's action buttons; resolves to whether it succeeded. */
+  runAction: (notification: Notification, action: NotificationAction) => Promise<boolean>;
 };
 
-const InboxStateContext = createContext<InboxState | null>(null);
+const InboxStatusContext = createContext<InboxStatus | null>(null);
 const InboxActionsContext = createContext<InboxActions | null>(null);
+
+/** Every notification the cache holds (latest page and history pages), each id once. */
+function cachedNotifications(client: QueryClient): Notification[] {
+  const byId = new Map<string, Notification>();
+  const add = (list: readonly Notification[]) => list.forEach((n) => byId.has(n.id) || byId.set(n.id, n));
+  add(client.getQueryData<InboxPage>(inboxKeys.latest)?.notifications ?? []);
+  for (const [, data] of client.getQueriesData<InfiniteData<InboxPage>>({ queryKey: ["inbox", "history"] })) data?.pages.forEach((p) => add(p.notifications));
+  return [...byId.values()];
+}
+
+/** Only relative paths on this origin: an action never posts the session anywhere else. */
+function isSameOriginPath(url: string | undefined): url is string {
+  return typeof url === "string" && url.startsWith("/") && !url.startsWith("//") && !url.startsWith("/\\");
+}
 
 /** Applies `fn` to every cached list of notifications: the latest page and every history page. */
 function updateLists(client: QueryClient, fn: (list: Notification[]) => Notification[]): void {
@@ -57,16 +90,34 @@ function updateLists(client: QueryClient, fn: (list: Notification[]) => Notifica
  * the tab becoming visible asks `changes?afterSeq=` for exactly what was missed (a full refetch only on
  * 410); when the socket cannot connect, the same catch-up runs by polling.
  */
-export function NotificationProvider({ children }: { children: ReactNode }) {
+type ProviderProps = {
+  children: ReactNode;
+  /** Where the API is and how to authenticate; default: this origin with the session cookie. */
+  connection?: InboxConnection;
+  /** How to go to a notification's target; default: a full navigation. Pass the router's push to stay client-side. */
+  navigate?: (url: string) => void;
+};
+
+/**
+ * Drives the inbox in the browser: TanStack Query fetches the first page and the counts; socket
+ * events are applied to the cache as they come (no refetch per event); a gap in `seq`, a reconnect or
+ * the tab becoming visible asks `changes?afterSeq=` for exactly what was missed (a full refetch only on
+ * 410); when the socket cannot connect, the same catch-up runs by polling.
+ */
+export function NotificationProvider({ children, connection, navigate }: ProviderProps) {
   const client = useQueryClient();
-  const latest = useQuery({ queryKey: inboxKeys.latest, queryFn: () => inboxApi.list({ limit: String(LATEST_LIMIT) }) });
-  const count = useQuery({ queryKey: inboxKeys.count, queryFn: inboxApi.count });
+  const baseUrl = connection?.baseUrl ?? "";
+  const token = connection?.token;
+  const api = useMemo(() => createInboxApi({ baseUrl, token }), [baseUrl, token]);
+  const latest = useQuery({ queryKey: inboxKeys.latest, queryFn: () => api.list({ limit: String(LATEST_LIMIT) }), ...liveQuery, structuralSharing: sharePage });
   const lastSeq = useRef<number | null>(null);
   const catchingUp = useRef<Promise<void> | null>(null);
   // An event that arrives while the first page is still loading may or may not be in that page:
   // once the page says which seq it reflects, ask `changes` for anything after it.
   const missedWhileLoading = useRef(false);
   const toastedIds = useRef(new Set<string>());
+  const navigateRef = useRef(navigate);
+  navigateRef.current = navigate;
   const [isLive, setLive] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [toasts, setToasts] = useState<InboxToast[]>([]);
@@ -80,7 +131,7 @@ export function NotificationProvider({ children }: { children: ReactNode }) {
     catchingUp.current = (async () => {
       try {
         for (;;) {
-          const page = await inboxApi.changes(lastSeq.current!);
+          const page = await api.changes(lastSeq.current!);
           if (page.changes.length > 0) updateLists(client, (list) => applyChanges(list, page.changes));
           lastSeq.current = page.lastSeq;
           if (!page.hasMore) break;
@@ -97,7 +148,7 @@ export function NotificationProvider({ children }: { children: ReactNode }) {
       }
     })();
     return catchingUp.current;
-  }, [client]);
+  }, [client, api]);
 
   useEffect(() => {
     if (latest.data && missedWhileLoading.current) {
@@ -123,27 +174,25 @@ export function NotificationProvider({ children }: { children: ReactNode }) {
   );
 
   useEffect(() => {
-    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({
-      withCredentials: true,
-      reconnectionDelay: 1000,
-      reconnectionDelayMax: 30_000,
-      randomizationFactor: 0.5,
-    });
+    const options = { withCredentials: !token, auth: token ? { token } : undefined, reconnectionDelay: 1000, reconnectionDelayMax: 30_000, randomizationFactor: 0.5 };
+    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = baseUrl ? io(baseUrl, options) : io(options);
     const state = (kind: StateKind) => (event: StateChangeEvent) => onSeq(event.seq, () => updateLists(client, (list) => applyState(list, kind, event.ids, event.at)));
     socket.on("connect", () => {
       setLive(true);
       void catchUp();
     });
     socket.on("disconnect", () => setLive(false));
-    socket.on("notification:new", (notification) =>
+    socket.on("notification:new", (notification) => {
+      // Tell the server this device has it (in-app `delivered`).
+      socket.emit("notification:ack", { id: notification.id });
       onSeq(notification.seq, () => {
         updateLists(client, (list) => upsertNotification(list, notification));
         if (!notification.read && document.visibilityState === "visible" && !toastedIds.current.has(notification.id)) {
           toastedIds.current.add(notification.id);
           setToasts((current) => [...current.slice(-2), { id: notification.id, notification }]);
         }
-      }),
-    );
+      });
+    });
     socket.on("notification:updated", (notification) => updateLists(client, (list) => upsertNotification(list, notification)));
     socket.on("notifications:read", state("read"));
     socket.on("notifications:unread", state("unread"));
@@ -167,20 +216,27 @@ export function NotificationProvider({ children }: { children: ReactNode }) {
       document.removeEventListener("visibilitychange", onVisible);
       socket.close();
     };
-  }, [client, catchUp, onSeq]);
+  }, [client, catchUp, onSeq, baseUrl, token]);
 
-  /** Optimistic: change the cache now, undo it if the server refuses, and say so. */
+  /**
+   * Optimistic: change the cache now; if the server refuses, undo exactly what this change did (not
+   * what live events did meanwhile), let the server's count settle it, and say so.
+   */
   const optimistic = useCallback(
     async (apply: (list: Notification[]) => Notification[], send: () => Promise<unknown>, failure: string) => {
-      const snapshot = client.getQueriesData({ queryKey: inboxKeys.all });
-      const before = client.getQueryData<InboxPage>(inboxKeys.latest)?.notifications ?? [];
+      const before = cachedNotifications(client);
       updateLists(client, apply);
-      const after = client.getQueryData<InboxPage>(inboxKeys.latest)?.notifications ?? [];
+      const after = cachedNotifications(client);
+      const touched = diffStates(before, after);
       client.setQueryData<UnreadCount>(inboxKeys.count, (c) => (c ? adjustCount(c, before, after) : c));
       try {
         await send();
       } catch {
-        for (const [key, data] of snapshot) client.setQueryData(key, data);
+        const current = cachedNotifications(client);
+        updateLists(client, (list) => revertState(list, touched));
+        const reverted = cachedNotifications(client);
+        client.setQueryData<UnreadCount>(inboxKeys.count, (c) => (c ? adjustCount(c, current, reverted) : c));
+        void client.invalidateQueries({ queryKey: inboxKeys.count });
         setError(failure);
       }
     },
@@ -191,39 +247,76 @@ export function NotificationProvider({ children }: { children: ReactNode }) {
     (operation: Operation, ids: string[]) =>
       optimistic(
         (list) => applyState(list, operationState[operation], ids, new Date().toISOString()),
-        () => inboxApi.bulk(operation, ids),
+        () => api.bulk(operation, ids),
         `Could not mark ${ids.length === 1 ? "the notification" : `${ids.length} notifications`} ${operation === "archive" || operation === "unarchive" ? `${operation}d` : operation}; it is back as it was.`,
       ),
-    [optimistic],
+    [optimistic, api],
   );
   const markAllRead = useCallback(
-    () => optimistic((list) => applyReadAll(list, new Date().toISOString()), inboxApi.readAll, "Could not mark all as read; nothing was changed."),
-    [optimistic],
+    () => optimistic((list) => applyReadAll(list, new Date().toISOString()), api.readAll, "Could not mark all as read; nothing was changed."),
+    [optimistic, api],
   );
   const click = useCallback(
     (notification: Notification) =>
-      optimistic((list) => applyState(list, "read", [notification.id], new Date().toISOString()), () => inboxApi.click(notification.id), "Could not mark the notification read; it is back as it was."),
-    [optimistic],
+      optimistic((list) => applyState(list, "read", [notification.id], new Date().toISOString()), () => api.click(notification.id), "Could not mark the notification read; it is back as it was."),
+    [optimistic, api],
+  );
+  const goTo = useCallback((url: string) => (navigateRef.current ? navigateRef.current(url) : window.location.assign(url)), []);
+  const open = useCallback(
+    (notification: Notification) => {
+      const done = click(notification);
+      const url = notification.target?.url;
+      // Let the click be recorded before a full navigation unloads the page.
+      if (url) void done.finally(() => goTo(url));
+    },
+    [click, goTo],
+  );
+  const runAction = useCallback(
+    async (notification: Notification, action: NotificationAction): Promise<boolean> => {
+      switch (action.kind) {
+        case "dismiss":
+          await change("archive", [notification.id]);
+          return true;
+        case "navigate":
+          await click(notification);
+          if (action.url) goTo(action.url);
+          return true;
+        case "api_call": {
+          if (!isSameOriginPath(action.url)) {
+            setError(`"${action.label}" cannot run: its address is not on this site.`);
+            return false;
+          }
+          try {
+            const response = await fetch(action.url, {
+              method: "POST",
+              credentials: "same-origin",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ notificationId: notification.id, actionId: action.id }),
+            });
+            if (!response.ok) throw new Error(String(response.status));
+          } catch {
+            setError(`"${action.label}" did not go through; please try again.`);
+            return false;
+          }
+          await click(notification);
+          return true;
+        }
+      }
+    },
+    [change, click, goTo],
   );
 
   const dismissToast = useCallback((id: string) => setToasts((current) => current.filter((t) => t.id !== id)), []);
   const dismissError = useCallback(() => setError(null), []);
   // Actions never change, so components that only act (the history) do not re-render on every event.
-  const actions = useMemo<InboxActions>(() => ({ dismissError, dismissToast, change, markAllRead, click }), [dismissError, dismissToast, change, markAllRead, click]);
-  const state = useMemo<InboxState>(
-    () => ({
-      notifications: latest.data?.notifications ?? [],
-      count: count.data ?? { count: 0, unseen: 0 },
-      isLoading: latest.isLoading || count.isLoading,
-      isLive,
-      error,
-      toasts,
-    }),
-    [latest.data, latest.isLoading, count.data, count.isLoading, isLive, error, toasts],
+  const actions = useMemo<InboxActions>(
+    () => ({ api, dismissError, dismissToast, change, markAllRead, click, open, runAction }),
+    [api, dismissError, dismissToast, change, markAllRead, click, open, runAction],
   );
+  const status = useMemo<InboxStatus>(() => ({ isLive, error, toasts }), [isLive, error, toasts]);
   return (
     <InboxActionsContext.Provider value={actions}>
-      <InboxStateContext.Provider value={state}>{children}</InboxStateContext.Provider>
+      <InboxStatusContext.Provider value={status}>{children}</InboxStatusContext.Provider>
     </InboxActionsContext.Provider>
   );
 }
@@ -235,10 +328,37 @@ export function useInboxActions(): InboxActions {
   return value;
 }
 
-/** The inbox state and its actions. */
-export function useNotifications(): InboxState & InboxActions {
-  const state = useContext(InboxStateContext);
-  const actions = useContext(InboxActionsContext);
-  if (!state || !actions) throw new Error("useNotifications() must be used inside <NotificationProvider>");
-  return { ...state, ...actions };
+/** Whether the socket is live, the last error and the toasts; re-renders only when one of them changes. */
+export function useInboxStatus(): InboxStatus {
+  const value = useContext(InboxStatusContext);
+  if (!value) throw new Error("useInboxStatus() must be used inside <NotificationProvider>");
+  return value;
+}
+
+const NO_COUNT: UnreadCount = { count: 0, unseen: 0 };
+const NO_NOTIFICATIONS: Notification[] = [];
+
+/** The unread and unseen counts; re-renders only when they change (e.g. the bell's badge). */
+export function useUnreadCount(): UnreadCount {
+  const { api } = useInboxActions();
+  return useQuery({ queryKey: inboxKeys.count, queryFn: api.count, ...liveQuery }).data ?? NO_COUNT;
+}
+
+/** The latest notifications (newest first, archived included); re-renders only when that list changes. */
+export function useLatestNotifications(): { notifications: Notification[]; isLoading: boolean } {
+  const { api } = useInboxActions();
+  const query = useQuery({ queryKey: inboxKeys.latest, queryFn: () => api.list({ limit: String(LATEST_LIMIT) }), ...liveQuery, structuralSharing: sharePage });
+  return { notifications: query.data?.notifications ?? NO_NOTIFICATIONS, isLoading: query.isLoading };
+}
+
+/**
+ * Everything at once: the state and the actions. Convenient, but it re-renders on any change; the
+ * narrower hooks above re-render only for what they return.
+ */
+export function useNotifications(): InboxStatus & InboxActions & { notifications: Notification[]; count: UnreadCount; isLoading: boolean } {
+  const status = useInboxStatus();
+  const actions = useInboxActions();
+  const count = useUnreadCount();
+  const { notifications, isLoading } = useLatestNotifications();
+  return { ...status, ...actions, notifications, count, isLoading };
 }

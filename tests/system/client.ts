@@ -1,5 +1,5 @@
 // What a service, a browser and a device do against a running system, for the system tests.
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { io, type Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "@/server/realtime/events";
 import type { Notification, UnreadCount } from "@/server/notifications/notifications.schema";
@@ -116,4 +116,15 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A user token signed like the server signs them (HS256 with AUTH_SECRET), but with any expiry: for
+ * tokens that expire during a test. Plain node:crypto, so it also works under jsdom.
+ */
+export function signTestToken(authSecret: string, userId: string, expiresAtMs: number): string {
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const unsigned = `${encode({ alg: "HS256" })}.${encode({ kind: "user", sub: userId, iss: "notify", iat: now, exp: Math.floor(expiresAtMs / 1000) })}`;
+  return `${unsigned}.${createHmac("sha256", authSecret).update(unsigned).digest("base64url")}`;
 }
