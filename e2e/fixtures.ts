@@ -1,7 +1,7 @@
 // What a service and a signed-in browser do in the e2e tests. The system is the one started by
 // e2e/global-setup.ts, found through the E2E_* variables it sets.
 import { randomBytes } from "node:crypto";
-import { expect, type BrowserContext, type Page, type Response, type WebSocket } from "@playwright/test";
+import { expect, type Browser, type BrowserContext, type BrowserContextOptions, type Page, type Response, type WebSocket } from "@playwright/test";
 
 function required(name: string): string {
   const value = process.env[name];
@@ -97,3 +97,34 @@ export function socketConnected(page: Page, timeoutMs = 15_000): Promise<void> {
   connected.catch(() => undefined);
   return connected;
 }
+
+export type OpenInboxOptions = {
+  /** Which web node (default: the first). */
+  baseURL?: string;
+  /** Abort every /socket.io request, so the page must fall back to polling. */
+  blockSocket?: boolean;
+  /** Viewport, color scheme, ... for the new context. */
+  context?: Omit<BrowserContextOptions, "baseURL">;
+};
+
+/**
+ * A new browser context signed in as `userId`, with `/notifications` open and (unless blocked) its
+ * socket connected, so that a trigger sent afterwards arrives live.
+ */
+export async function openInbox(browser: Browser, userId: string, options: OpenInboxOptions = {}): Promise<Page> {
+  const baseURL = options.baseURL ?? baseUrl();
+  const context = await browser.newContext({ ...options.context, baseURL });
+  await signIn(context, userId, baseURL);
+  if (options.blockSocket) await context.route("**/socket.io/**", (route) => route.abort());
+  const page = await context.newPage();
+  const connected = options.blockSocket ? null : socketConnected(page);
+  const response = await page.goto("/notifications");
+  expect(response?.status(), "GET /notifications").toBe(200);
+  await expect(page, "signed in: not sent back to /").toHaveURL(/\/notifications$/);
+  await expect(bell(page)).toBeVisible();
+  await connected;
+  return page;
+}
+
+/** The header bell (its name says the unread count). */
+export const bell = (page: Page) => page.getByRole("button", { name: /^Notifications/ });

@@ -1,25 +1,12 @@
 // The inbox stays live across devices: two browser contexts of one user (one per web node, so the
 // event crosses nodes through Redis) see a trigger and a read without a reload.
-import { expect, test, type Browser, type Page } from "@playwright/test";
-import { baseUrl, baseUrl2, signIn, socketConnected, trigger, uniqueUserId } from "./fixtures";
-
-async function openInbox(browser: Browser, userId: string, baseURL: string): Promise<Page> {
-  const context = await browser.newContext({ baseURL });
-  await signIn(context, userId, baseURL);
-  const page = await context.newPage();
-  const connected = socketConnected(page);
-  const response = await page.goto("/notifications");
-  expect(response?.status(), "GET /notifications").toBe(200);
-  await expect(page, "signed in: not sent back to /").toHaveURL(/\/notifications$/);
-  await expect(page.getByRole("button", { name: /notifications/i })).toBeVisible();
-  await connected;
-  return page;
-}
+import { expect, test } from "@playwright/test";
+import { baseUrl, baseUrl2, openInbox, signIn, socketConnected, trigger, uniqueUserId } from "./fixtures";
 
 test("a trigger raises the badge in two contexts of the same user without a reload", async ({ browser }) => {
   const userId = uniqueUserId("live");
-  const pageA = await openInbox(browser, userId, baseUrl());
-  const pageB = await openInbox(browser, userId, baseUrl2());
+  const pageA = await openInbox(browser, userId);
+  const pageB = await openInbox(browser, userId, { baseURL: baseUrl2() });
   const badgeA = pageA.getByTestId("notification-badge");
   const badgeB = pageB.getByTestId("notification-badge");
   await expect(badgeA).toHaveCount(0);
@@ -55,7 +42,7 @@ test("a trigger raises the badge in two contexts of the same user without a relo
 
 test("a title full of HTML shows as text and runs nothing", async ({ browser }) => {
   const userId = uniqueUserId("xss");
-  const page = await openInbox(browser, userId, baseUrl());
+  const page = await openInbox(browser, userId);
   let dialogs = 0;
   page.on("dialog", (dialog) => {
     dialogs++;

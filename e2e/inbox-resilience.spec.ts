@@ -1,19 +1,7 @@
 // The inbox stays right when the network does not: polling when the socket is blocked, rollback when
 // the server refuses, and exact catch-up through `changes` after being offline.
-import { expect, test, type Browser, type Page } from "@playwright/test";
-import { baseUrl, signIn, socketConnected, trigger, uniqueUserId, userToken } from "./fixtures";
-
-async function openInbox(browser: Browser, userId: string, options: { blockSocket?: boolean } = {}): Promise<Page> {
-  const context = await browser.newContext({ baseURL: baseUrl() });
-  await signIn(context, userId, baseUrl());
-  if (options.blockSocket) await context.route("**/socket.io/**", (route) => route.abort());
-  const page = await context.newPage();
-  const connected = options.blockSocket ? null : socketConnected(page);
-  await page.goto("/notifications");
-  await expect(page.getByRole("button", { name: /notifications/i })).toBeVisible();
-  await connected;
-  return page;
-}
+import { expect, test } from "@playwright/test";
+import { baseUrl, openInbox, signIn, socketConnected, trigger, uniqueUserId, userToken } from "./fixtures";
 
 test("with /socket.io blocked, the page still updates by polling", async ({ browser }) => {
   const userId = uniqueUserId("polling");
@@ -36,6 +24,9 @@ test("a 500 on mark-read rolls the item back and says so", async ({ browser }) =
   const item = page.getByRole("dialog", { name: "Notifications" }).getByTestId("notification-item").first();
   await item.getByRole("button").first().click();
   await expect(page.getByRole("alert").filter({ hasText: "Could not" })).toContainText("is back as it was");
+  // Opening an item closes the dropdown; in the history and in the reopened dropdown it is unread again.
+  await expect(page.getByTestId("history-scroller").getByTestId("notification-item").first()).toHaveAttribute("data-read", "false");
+  await page.getByRole("button", { name: /notifications/i }).click();
   await expect(item).toHaveAttribute("data-read", "false");
   await expect(page.getByTestId("notification-badge")).toHaveText("1");
   await page.context().close();

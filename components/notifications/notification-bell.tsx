@@ -35,6 +35,8 @@ export function NotificationBell() {
     return () => document.removeEventListener("pointerdown", onPointer);
   }, [open, close]);
 
+  // Activating a notification closes the dropdown and gives focus back to the bell.
+  const closeAndReturn = useCallback(() => close(true), [close]);
   const closeQuietly = useCallback(() => close(false), [close]);
 
   const onBellKey = (event: KeyboardEvent) => {
@@ -79,13 +81,15 @@ export function NotificationBell() {
           </span>
         )}
       </button>
-      {open && <NotificationDropdown id={panelId} panel={panel} unread={count.count} onClose={closeQuietly} />}
+      {open && <NotificationDropdown id={panelId} panel={panel} unread={count.count} onClose={closeQuietly} onDone={closeAndReturn} />}
     </div>
   );
 }
 
 /** The open dropdown: its own subscription to the latest list, so the closed bell never renders it. */
-function NotificationDropdown({ id, panel, unread, onClose }: { id: string; panel: React.RefObject<HTMLDivElement | null>; unread: number; onClose: () => void }) {
+type DropdownProps = { id: string; panel: React.RefObject<HTMLDivElement | null>; unread: number; onClose: () => void; onDone: () => void };
+
+function NotificationDropdown({ id, panel, unread, onClose, onDone }: DropdownProps) {
   const { notifications, isLoading } = useLatestNotifications();
   const { change, markAllRead, open, runAction } = useInboxActions();
   const latest = useMemo(() => notifications.filter((n) => !n.archived).slice(0, DROPDOWN_SIZE), [notifications]);
@@ -107,10 +111,10 @@ function NotificationDropdown({ id, panel, unread, onClose }: { id: string; pane
 
   const onOpen = useCallback(
     (n: (typeof latest)[number]) => {
-      onClose();
+      onDone();
       open(n);
     },
-    [open, onClose],
+    [open, onDone],
   );
 
   const onKeyDown = (event: KeyboardEvent) => {
