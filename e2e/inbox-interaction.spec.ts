@@ -157,3 +157,23 @@ for (const colorScheme of ["light", "dark"] as const) {
     await page.context().close();
   });
 }
+
+test("past 99 unread the badge says 99+, an outside click closes the dropdown, toasts go away by themselves", async ({ browser }) => {
+  const userId = uniqueUserId("many");
+  for (let i = 0; i < 100; i++) await trigger({ type: "like", to: [userId], actor: { id: `f${i}`, name: `Fan ${i}` } });
+  const page = await openInbox(browser, userId);
+  await expect(page.getByTestId("notification-badge")).toHaveText("99+");
+  await expect(bell(page)).toHaveAccessibleName("Notifications, 100 unread");
+
+  await bell(page).click();
+  const dialog = page.getByRole("dialog", { name: "Notifications" });
+  await expect(dialog.getByTestId("notification-item")).toHaveCount(10);
+  await page.getByRole("heading", { level: 1 }).click();
+  await expect(dialog).toHaveCount(0);
+
+  await trigger({ type: "follow", to: [userId], actor: { id: "gus", name: "Gus" } });
+  const toast = page.getByTestId("notification-toast");
+  await expect(toast).toHaveCount(1);
+  await expect(toast).toHaveCount(0, { timeout: 10_000 });
+  await page.context().close();
+});

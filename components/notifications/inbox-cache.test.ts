@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Notification } from "@/server/notifications/notifications.schema";
-import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, compareNotifications, diffStates, reuseUnchanged, revertState, upsertNotification } from "@/components/notifications/inbox-cache";
+import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, compareNotifications, diffStates, reuseUnchanged, revertState, shouldToast, upsertNotification } from "@/components/notifications/inbox-cache";
 
 function notification(id: string, sortAt: string, extra: Partial<Notification> = {}): Notification {
   return {
@@ -179,5 +179,18 @@ describe("sharing by id", () => {
     expect(page!.notifications[0]).toBe(next[0]!.notifications[0]);
     // Nothing to reuse: the same pages back.
     expect(reuseUnchanged([], next)).toBe(next);
+  });
+});
+
+describe("toasts", () => {
+  it("one per id, only unread, only while the tab is visible", () => {
+    const toasted = new Set<string>();
+    const n = notification(id(1), time(1));
+    expect(shouldToast(n, toasted, "hidden")).toBe(false);
+    expect(shouldToast(n, toasted, "visible")).toBe(true);
+    expect(shouldToast({ ...n, seq: 2, title: "updated" }, toasted, "visible")).toBe(false);
+    expect(shouldToast(notification(id(2), time(2), { read: true }), toasted, "visible")).toBe(false);
+    expect(shouldToast(notification(id(3), time(3), { archived: true }), toasted, "visible")).toBe(false);
+    expect([...toasted]).toEqual([id(1)]);
   });
 });

@@ -165,3 +165,14 @@ function deepEqual(a: unknown, b: unknown): boolean {
   if (ka.length !== kb.length) return false;
   return ka.every((k) => Object.hasOwn(b, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
+
+/**
+ * Whether a live notification gets a toast: only while the tab is visible, only if it is unread, and
+ * once per id (a notification that reaches the tab twice, e.g. live and again in a catch-up, or
+ * updated by aggregation, is not toasted again). Records the id when it says yes.
+ */
+export function shouldToast(notification: Notification, toasted: Set<string>, visibility: DocumentVisibilityState): boolean {
+  if (visibility !== "visible" || notification.read || notification.archived || toasted.has(notification.id)) return false;
+  toasted.add(notification.id);
+  return true;
+}

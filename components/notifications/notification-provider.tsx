@@ -5,7 +5,7 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useRef, use
 import { io, type Socket } from "socket.io-client";
 import type { Notification, UnreadCount } from "@/server/notifications/notifications.schema";
 import type { ClientToServerEvents, ServerToClientEvents, StateChangeEvent } from "@/server/realtime/events";
-import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, diffStates, reuseUnchanged, revertState, upsertNotification, type StateKind } from "@/components/notifications/inbox-cache";
+import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, diffStates, reuseUnchanged, revertState, shouldToast, upsertNotification, type StateKind } from "@/components/notifications/inbox-cache";
 import { createInboxApi, InboxApiError, type InboxApi, type InboxConnection, type InboxPage } from "@/components/notifications/inbox-api";
 
 export const inboxKeys = {
@@ -187,8 +187,7 @@ export function NotificationProvider({ children, connection, navigate }: Provide
       socket.emit("notification:ack", { id: notification.id });
       onSeq(notification.seq, () => {
         updateLists(client, (list) => upsertNotification(list, notification));
-        if (!notification.read && document.visibilityState === "visible" && !toastedIds.current.has(notification.id)) {
-          toastedIds.current.add(notification.id);
+        if (shouldToast(notification, toastedIds.current, document.visibilityState)) {
           setToasts((current) => [...current.slice(-2), { id: notification.id, notification }]);
         }
       });

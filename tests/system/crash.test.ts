@@ -84,8 +84,12 @@ async function expectExactlyOneEach(triggerId: string, recipients: string[]): Pr
 describe("crash safety", { timeout: 150_000 }, () => {
   it("a fan-out worker killed with SIGKILL mid-chunk and restarted leaves exactly one notification per recipient", async () => {
     const topic = uniqueId("big");
-    const recipients = Array.from({ length: 8000 }, (_, i) => `${topic}-u${i}`);
-    expect((await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: recipients })).status).toBe(200);
+    // Large enough that the fan-out is still far from done when it is killed (a fast machine does
+    // 8,000 in well under a second, and the kill then races the last chunk).
+    const recipients = Array.from({ length: 20_000 }, (_, i) => `${topic}-u${i}`);
+    for (let i = 0; i < recipients.length; i += 10_000) {
+      expect((await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: recipients.slice(i, i + 10_000) })).status).toBe(200);
+    }
     // Every recipient already has cached counts (from earlier reads), which the fan-out must keep true
     // even when the worker dies between a commit and its cache write.
     const client = new Redis(redis.url);
