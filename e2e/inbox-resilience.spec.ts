@@ -94,7 +94,7 @@ test("bulk select in the history marks read and archives, and the server agrees"
   // The server agrees.
   const token = await userToken(userId);
   const count = await (await fetch(`${baseUrl()}/api/notifications/unread-count`, { headers: { authorization: `Bearer ${token}` } })).json();
-  expect(count).toEqual({ count: 1, unseen: expect.any(Number) });
+  expect(count).toEqual({ count: 1, unseen: expect.any(Number), seq: expect.any(Number) });
   await page.context().close();
 });
 

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Notification } from "@/server/notifications/notifications.schema";
-import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, compareNotifications, diffStates, reuseUnchanged, revertState, shouldToast, upsertNotification } from "@/components/notifications/inbox-cache";
+import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, compareNotifications, diffStates, newerCount, reuseUnchanged, revertState, shouldToast, upsertNotification } from "@/components/notifications/inbox-cache";
 
 function notification(id: string, sortAt: string, extra: Partial<Notification> = {}): Notification {
   return {
@@ -192,5 +192,19 @@ describe("toasts", () => {
     expect(shouldToast(notification(id(2), time(2), { read: true }), toasted, "visible")).toBe(false);
     expect(shouldToast(notification(id(3), time(3), { archived: true }), toasted, "visible")).toBe(false);
     expect([...toasted]).toEqual([id(1)]);
+  });
+});
+
+describe("counts", () => {
+  it("keep the reading with the later seq: a slow fetch never overwrites a newer event", () => {
+    const event = { count: 1, unseen: 1, seq: 7 };
+    const staleFetch = { count: 0, unseen: 0, seq: 6 };
+    expect(newerCount(event, staleFetch)).toBe(event);
+    expect(newerCount(staleFetch, event)).toBe(event);
+    expect(newerCount(undefined, staleFetch)).toBe(staleFetch);
+    const same = { count: 1, unseen: 0, seq: 7 };
+    expect(newerCount(event, same)).toBe(same);
+    // An optimistic adjustment keeps the seq it started from.
+    expect(adjustCount(event, [], [])).toEqual(event);
   });
 });

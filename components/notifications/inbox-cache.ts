@@ -55,7 +55,7 @@ export function applyReadAll(list: readonly Notification[], at: string): Notific
  * How counts move when the client itself changes state (optimistically), computed from the items it
  * knows; the server's `unread_count` event then sets the truth. Never below zero.
  */
-export function adjustCount(count: UnreadCount, before: readonly Notification[], after: readonly Notification[]): UnreadCount {
+export function adjustCount<C extends Pick<UnreadCount, "count" | "unseen">>(count: C, before: readonly Notification[], after: readonly Notification[]): C {
   const byId = new Map(before.map((n) => [n.id, n]));
   let unread = count.count;
   let unseen = count.unseen;
@@ -65,7 +65,15 @@ export function adjustCount(count: UnreadCount, before: readonly Notification[],
     unread += Number(isUnread(n)) - Number(isUnread(old));
     unseen += Number(isUnseen(n)) - Number(isUnseen(old));
   }
-  return { count: Math.max(0, unread), unseen: Math.max(0, unseen) };
+  return { ...count, count: Math.max(0, unread), unseen: Math.max(0, unseen) };
+}
+
+/**
+ * Of two readings of the counts, the one that reflects the later `seq` (on a tie, the incoming one):
+ * a count fetched before an event but answered after it must not overwrite the event's newer count.
+ */
+export function newerCount(current: UnreadCount | undefined, incoming: UnreadCount): UnreadCount {
+  return current && current.seq > incoming.seq ? current : incoming;
 }
 
 type StateFields = Pick<Notification, "read" | "readAt" | "seen" | "seenAt" | "archived" | "archivedAt">;

@@ -1,11 +1,12 @@
 "use client";
 
 import { useQuery, useQueryClient, type InfiniteData, type QueryClient } from "@tanstack/react-query";
+import type { QueryKey } from "@tanstack/react-query";
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { io, type Socket } from "socket.io-client";
 import type { Notification, UnreadCount } from "@/server/notifications/notifications.schema";
 import type { ClientToServerEvents, ServerToClientEvents, StateChangeEvent } from "@/server/realtime/events";
-import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, diffStates, reuseUnchanged, revertState, shouldToast, upsertNotification, type StateKind } from "@/components/notifications/inbox-cache";
+import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, diffStates, newerCount, reuseUnchanged, revertState, shouldToast, upsertNotification, type StateKind } from "@/components/notifications/inbox-cache";
 import { createInboxApi, InboxApiError, type InboxApi, type InboxConnection, type InboxPage } from "@/components/notifications/inbox-api";
 
 export const inboxKeys = {
@@ -23,6 +24,7 @@ const LATEST_LIMIT = 20;
  */
 const liveQuery = { staleTime: Infinity, refetchOnWindowFocus: false, refetchOnReconnect: false } as const;
 const sharePage = (previous: unknown, next: unknown) => (previous ? reuseUnchanged([previous as InboxPage], [next as InboxPage])[0] : next);
+const shareCount = (previous: unknown, next: unknown) => newerCount(previous as UnreadCount | undefined, next as UnreadCount);
 export const shareInfinite = (previous: unknown, next: unknown) => {
   if (!previous) return next;
   const data = next as InfiniteData<InboxPage>;
@@ -84,12 +86,41 @@ function updateLists(client: QueryClient, fn: (list: Notification[]) => Notifica
   );
 }
 
+type Touched = ReturnType<typeof diffStates>;
+
 /**
- * Drives the inbox in the browser: TanStack Query fetches the first page and the counts; socket
- * events are applied to the cache as they come (no refetch per event); a gap in `seq`, a reconnect or
- * the tab becoming visible asks `changes?afterSeq=` for exactly what was missed (a full refetch only on
- * 410); when the socket cannot connect, the same catch-up runs by polling.
+ * Like updateLists, and says per cached query what `fn` changed: each query keeps its own copies
+ * (the latest page and a history page fetched at another moment can differ, e.g. in `seenAt`), so
+ * each is undone against its own earlier state.
  */
+function updateListsTracked(client: QueryClient, fn: (list: Notification[]) => Notification[]): [QueryKey, Touched][] {
+  const tracked: [QueryKey, Touched][] = [];
+  const track = (key: QueryKey, list: Notification[]) => {
+    const next = fn(list);
+    const touched = diffStates(list, next);
+    const entry = tracked.find(([k]) => k === key);
+    if (entry) touched.forEach((value, id) => entry[1].set(id, value));
+    else tracked.push([key, touched]);
+    return next;
+  };
+  client.setQueryData<InboxPage>(inboxKeys.latest, (page) => (page ? { ...page, notifications: track(inboxKeys.latest, page.notifications) } : page));
+  for (const [key, data] of client.getQueriesData<InfiniteData<InboxPage>>({ queryKey: ["inbox", "history"] })) {
+    if (data) client.setQueryData<InfiniteData<InboxPage>>(key, { ...data, pages: data.pages.map((p) => ({ ...p, notifications: track(key, p.notifications) })) });
+  }
+  return tracked;
+}
+
+/** Undoes what updateListsTracked recorded, query by query. */
+function revertTracked(client: QueryClient, tracked: [QueryKey, Touched][]): void {
+  for (const [key, touched] of tracked) {
+    client.setQueryData<InboxPage | InfiniteData<InboxPage>>(key, (data) => {
+      if (!data) return data;
+      if ("pages" in data) return { ...data, pages: data.pages.map((p) => ({ ...p, notifications: revertState(p.notifications, touched) })) };
+      return { ...data, notifications: revertState(data.notifications, touched) };
+    });
+  }
+}
+
 type ProviderProps = {
   children: ReactNode;
   /** Where the API is and how to authenticate; default: this origin with the session cookie. */
@@ -200,7 +231,7 @@ export function NotificationProvider({ children, connection, navigate }: Provide
     socket.on("notifications:unarchived", state("unarchived"));
     socket.on("notifications:removed", state("removed"));
     socket.on("notifications:read_all", (event) => onSeq(event.seq, () => updateLists(client, (list) => applyReadAll(list, event.at))));
-    socket.on("unread_count", (next) => client.setQueryData<UnreadCount>(inboxKeys.count, next));
+    socket.on("unread_count", (next) => client.setQueryData<UnreadCount>(inboxKeys.count, (current) => newerCount(current, next)));
 
     // Whenever the socket is not connected, poll the same catch-up.
     const poll = setInterval(() => {
@@ -224,15 +255,14 @@ export function NotificationProvider({ children, connection, navigate }: Provide
   const optimistic = useCallback(
     async (apply: (list: Notification[]) => Notification[], send: () => Promise<unknown>, failure: string) => {
       const before = cachedNotifications(client);
-      updateLists(client, apply);
+      const tracked = updateListsTracked(client, apply);
       const after = cachedNotifications(client);
-      const touched = diffStates(before, after);
       client.setQueryData<UnreadCount>(inboxKeys.count, (c) => (c ? adjustCount(c, before, after) : c));
       try {
         await send();
       } catch {
         const current = cachedNotifications(client);
-        updateLists(client, (list) => revertState(list, touched));
+        revertTracked(client, tracked);
         const reverted = cachedNotifications(client);
         client.setQueryData<UnreadCount>(inboxKeys.count, (c) => (c ? adjustCount(c, current, reverted) : c));
         void client.invalidateQueries({ queryKey: inboxKeys.count });
@@ -334,13 +364,13 @@ export function useInboxStatus(): InboxStatus {
   return value;
 }
 
-const NO_COUNT: UnreadCount = { count: 0, unseen: 0 };
+const NO_COUNT: UnreadCount = { count: 0, unseen: 0, seq: 0 };
 const NO_NOTIFICATIONS: Notification[] = [];
 
 /** The unread and unseen counts; re-renders only when they change (e.g. the bell's badge). */
 export function useUnreadCount(): UnreadCount {
   const { api } = useInboxActions();
-  return useQuery({ queryKey: inboxKeys.count, queryFn: api.count, ...liveQuery }).data ?? NO_COUNT;
+  return useQuery({ queryKey: inboxKeys.count, queryFn: api.count, ...liveQuery, structuralSharing: shareCount }).data ?? NO_COUNT;
 }
 
 /** The latest notifications (newest first, archived included); re-renders only when that list changes. */

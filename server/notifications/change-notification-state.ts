@@ -158,6 +158,6 @@ async function afterChange(userId: string, result: Recorded, publish: (r: NonNul
   if (!result) return { count: 0, ids: [], seq: null, at: new Date().toISOString(), unread: -1, unseen: -1 };
   await cacheCounts([{ userId, counts: { count: result.unread, unseen: result.unseen, seq: result.seq } }]);
   publish(result);
-  publishToUser(userId, "unread_count", { count: result.unread, unseen: result.unseen });
+  publishToUser(userId, "unread_count", { count: result.unread, unseen: result.unseen, seq: Number(result.seq) });
   return { count: result.ids.length, ...result };
 }

@@ -35,7 +35,7 @@ export async function clickNotification(userId: string, notificationId: string):
     await cacheCounts([{ userId, counts: { count: recorded.unread, unseen: recorded.unseen, seq: recorded.seq } }]);
     if (outcome.kind === "read") publishToUser(userId, "notifications:read", { ids: recorded.ids, seq: recorded.seq, at: recorded.at });
     else publishToUser(userId, "notification:updated", notification);
-    publishToUser(userId, "unread_count", { count: recorded.unread, unseen: recorded.unseen });
+    publishToUser(userId, "unread_count", { count: recorded.unread, unseen: recorded.unseen, seq: Number(recorded.seq) });
   }
   return notification;
 }

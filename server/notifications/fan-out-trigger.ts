@@ -242,6 +242,6 @@ async function publishChunk(content: Content, rows: InsertedRow[]): Promise<void
       clickedAt: null,
     };
     publishToUser(row.user_id, "notification:new", notification);
-    publishToUser(row.user_id, "unread_count", { count: row.unread_count, unseen: row.unseen_count });
+    publishToUser(row.user_id, "unread_count", { count: row.unread_count, unseen: row.unseen_count, seq: Number(row.seq) });
   }
 }

@@ -138,5 +138,6 @@ export const changeSchema = z.object({
 });
 export type Change = z.infer<typeof changeSchema>;
 
-export const unreadCountSchema = z.object({ count: z.number().int(), unseen: z.number().int() });
+/** Unread and unseen counts, and the user `seq` they reflect (the newer seq wins on a client). */
+export const unreadCountSchema = z.object({ count: z.number().int(), unseen: z.number().int(), seq: z.number().int() });
 export type UnreadCount = z.infer<typeof unreadCountSchema>;

@@ -58,17 +58,17 @@ export async function cacheCounts(entries: { userId: string; counts: CountsAtSeq
 
 export async function getUnreadCount(userId: string): Promise<UnreadCount> {
   const redis = getRedis();
-  const cached = await redis.hmget(countsKey(userId), "unread", "unseen").catch(() => null);
-  if (cached && cached[0] !== null && cached[1] !== null) {
-    return { count: Number(cached[0]), unseen: Number(cached[1]) };
+  const cached = await redis.hmget(countsKey(userId), "unread", "unseen", "seq").catch(() => null);
+  if (cached && cached[0] !== null && cached[1] !== null && cached[2] !== null) {
+    return { count: Number(cached[0]), unseen: Number(cached[1]), seq: Number(cached[2]) };
   }
   const { rows } = await pool.query<{ unread_count: number; unseen_count: number; last_seq: number }>(
     "SELECT unread_count, unseen_count, last_seq FROM users WHERE id = $1",
     [userId],
   );
   const row = rows[0];
-  if (!row) return { count: 0, unseen: 0 };
+  if (!row) return { count: 0, unseen: 0, seq: 0 };
   const counts = { count: row.unread_count, unseen: row.unseen_count, seq: row.last_seq };
   await cacheCounts([{ userId, counts }], redis);
-  return { count: counts.count, unseen: counts.unseen };
+  return { count: counts.count, unseen: counts.unseen, seq: Number(counts.seq) };
 }

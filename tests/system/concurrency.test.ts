@@ -113,7 +113,7 @@ describe("concurrency", () => {
       expect(truth.stored_unseen, `seed ${seed} ${user}`).toBe(truth.unseen);
       for (const web of webs) {
         const count = await userClient(web, tokens.get(user)!).count();
-        expect(count.body, `seed ${seed} ${user}`).toEqual({ count: truth.unread, unseen: truth.unseen });
+        expect(count.body, `seed ${seed} ${user}`).toMatchObject({ count: truth.unread, unseen: truth.unseen });
       }
       const seqs = await db.query(
         "SELECT count(*)::int AS n, count(DISTINCT seq)::int AS distinct_n, min(seq)::int AS min, max(seq)::int AS max, (SELECT last_seq::int FROM users WHERE id = $1) AS last FROM notification_changes WHERE user_id = $1",

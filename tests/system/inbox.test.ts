@@ -71,22 +71,23 @@ describe("listing", () => {
 describe("state changes and counts", () => {
   it("moves unread and unseen counts by exactly what changed, never below zero", async () => {
     const { userId, inbox, ids } = await userWithNotifications(5);
-    expect((await inbox.count()).body).toEqual({ count: 5, unseen: 5 });
+    // The counts say which seq they reflect: 5 notifications, then one change.
+    expect((await inbox.count()).body).toEqual({ count: 5, unseen: 5, seq: 5 });
     expect((await inbox.post("/api/notifications/seen", { ids: [ids[0], ids[1]] })).body).toEqual({ count: 2 });
-    expect((await inbox.count()).body).toEqual({ count: 5, unseen: 3 });
+    expect((await inbox.count()).body).toEqual({ count: 5, unseen: 3, seq: 6 });
     expect((await inbox.post("/api/notifications/read", { ids: [ids[0], ids[2]] })).body).toEqual({ count: 2 });
-    expect((await inbox.count()).body).toEqual({ count: 3, unseen: 2 });
+    expect((await inbox.count()).body).toMatchObject({ count: 3, unseen: 2 });
     // Reading again changes nothing.
     expect((await inbox.post("/api/notifications/read", { ids: [ids[0], ids[2]] })).body).toEqual({ count: 0 });
     expect((await inbox.post("/api/notifications/unread", { ids: [ids[0]] })).body).toEqual({ count: 1 });
-    expect((await inbox.count()).body).toEqual({ count: 4, unseen: 2 });
+    expect((await inbox.count()).body).toMatchObject({ count: 4, unseen: 2 });
     expect((await inbox.post("/api/notifications/archive", { ids: [ids[0], ids[3]] })).body).toEqual({ count: 2 });
-    expect((await inbox.count()).body).toEqual({ count: 2, unseen: 1 });
+    expect((await inbox.count()).body).toMatchObject({ count: 2, unseen: 1 });
     expect((await inbox.post("/api/notifications/unarchive", { ids: [ids[3]] })).body).toEqual({ count: 1 });
-    expect((await inbox.count()).body).toEqual({ count: 3, unseen: 2 });
+    expect((await inbox.count()).body).toMatchObject({ count: 3, unseen: 2 });
     // read-all reads the inbox: the archived unread one (ids[0]) stays unread in the archive.
     expect((await inbox.post("/api/notifications/read-all")).body).toEqual({ count: 3 });
-    expect((await inbox.count()).body).toEqual({ count: 0, unseen: 0 });
+    expect((await inbox.count()).body).toMatchObject({ count: 0, unseen: 0 });
     expect((await inbox.post("/api/notifications/read-all")).body).toEqual({ count: 0 });
     const { rows } = await db.query(
       `SELECT count(*) FILTER (WHERE read_at IS NULL AND archived_at IS NULL)::int AS unread,
@@ -103,7 +104,7 @@ describe("state changes and counts", () => {
     const redis = new Redis(system.redisUrl);
     expect(await redis.del(`${system.redisPrefix}:counts:${userId}`)).toBe(1);
     redis.disconnect();
-    expect((await inbox.count()).body).toEqual({ count: 2, unseen: 2 });
+    expect((await inbox.count()).body).toMatchObject({ count: 2, unseen: 2 });
   });
 
   it("records a click as clicked and read; another user's id is 404", async () => {
@@ -111,7 +112,7 @@ describe("state changes and counts", () => {
     const clicked = await inbox.post(`/api/notifications/${ids[1]}/click`);
     expect(clicked.status).toBe(200);
     expect(clicked.body).toMatchObject({ id: ids[1], read: true, seen: true, clickedAt: expect.any(String) });
-    expect((await inbox.count()).body).toEqual({ count: 1, unseen: 1 });
+    expect((await inbox.count()).body).toMatchObject({ count: 1, unseen: 1 });
     const other = await userWithNotifications(1);
     const foreign = await inbox.post(`/api/notifications/${other.ids[0]}/click`);
     expect(foreign.status).toBe(404);
@@ -166,7 +167,7 @@ describe("isolation", () => {
     }
     // Mixed: only the caller's own id counts.
     expect((await intruder.inbox.post("/api/notifications/read", { ids: [...owner.ids, intruder.ids[0]] })).body).toEqual({ count: 1 });
-    expect((await owner.inbox.count()).body).toEqual({ count: 3, unseen: 3 });
+    expect((await owner.inbox.count()).body).toMatchObject({ count: 3, unseen: 3 });
     const list = (await intruder.inbox.list("?limit=100")).body.notifications.map((x) => x.id);
     expect(list).toEqual(intruder.ids);
     const { rows } = await db.query("SELECT count(*)::int AS n FROM notifications WHERE user_id = $1 AND read_at IS NULL", [owner.userId]);
