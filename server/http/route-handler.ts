@@ -4,6 +4,7 @@ import { findServicePrincipal, type ServicePrincipal, type ServiceScope } from "
 import { verifyUserToken } from "@/server/auth/user-token";
 import { SESSION_COOKIE } from "@/server/auth/session-cookie";
 import { logger } from "@/server/logger";
+import { pool } from "@/server/db";
 
 type RouteContext<P> = { params: Promise<P> };
 type Handler<P> = (request: Request, context: RouteContext<P>) => Promise<Response>;
@@ -112,4 +113,47 @@ export function userRoute<P = Record<string, never>>(handler: (request: Request,
       return errorResponse(error);
     }
   };
+}
+
+/** Who made an admin request: a service key with the `admin` scope, or a user whose role is admin. */
+export type AdminPrincipal = { kind: "key"; keyId: string } | { kind: "user"; userId: string };
+
+/** A user is an admin when their row says so (looked up on every request: a demotion takes effect at once). */
+async function isAdminUser(userId: string): Promise<boolean> {
+  const { rows } = await pool.query<{ role: string }>("SELECT role FROM users WHERE id = $1", [userId]);
+  return rows[0]?.role === "admin";
+}
+
+/**
+ * A route under /api/v1/admin (API.md): a service key with the `admin` scope, or an admin's user
+ * token or session. A key without the scope, or a signed-in non-admin, is 403; nothing else is 401.
+ */
+export function adminRoute<P = Record<string, never>>(handler: (request: Request, input: { params: P; principal: AdminPrincipal }) => Promise<Response>): Handler<P> {
+  return async (request, context) => {
+    try {
+      const bearer = bearerToken(request);
+      const key = bearer ? await findServicePrincipal(bearer) : null;
+      let principal: AdminPrincipal;
+      if (key) {
+        if (!key.scopes.includes("admin")) throw new AppError("forbidden", "This key lacks the 'admin' scope.");
+        principal = { kind: "key", keyId: key.keyId };
+      } else {
+        const userId = await authenticateUser(request).catch((error: unknown) => {
+          // A bearer that is neither a key nor a user token.
+          if (error instanceof AppError && error.code === "unauthorized" && bearer) throw new AppError("unauthorized", "A service key with the 'admin' scope, or an admin's user token, is required.");
+          throw error;
+        });
+        if (!(await isAdminUser(userId))) throw new AppError("forbidden", "Only admins can do this.");
+        principal = { kind: "user", userId };
+      }
+      return await handler(request, { params: await context.params, principal });
+    } catch (error) {
+      return errorResponse(error);
+    }
+  };
+}
+
+/** How an admin principal is named in audit fields (template versions, ...). */
+export function principalName(principal: AdminPrincipal): string {
+  return principal.kind === "key" ? `key:${principal.keyId}` : `user:${principal.userId}`;
 }

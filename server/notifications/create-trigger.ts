@@ -102,7 +102,7 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
   const { rows } = await sql.query<{ recipients: number }>(
     `WITH type AS (
        SELECT priority, channels FROM notification_types
-        WHERE key = $3 AND (title IS NOT NULL OR $9::text IS NOT NULL) AND ($13::text[] IS NULL OR $13::text[] <@ channels)
+        WHERE key = $3 AND archived_at IS NULL AND (templates ? 'in_app' OR $9::text IS NOT NULL) AND ($13::text[] IS NULL OR $13::text[] <@ channels)
      ), inserted AS (
        INSERT INTO triggers (id, service_key_id, type, recipient_ids, topic_key, recipients, actor, target, data, title, body, actions,
                              priority, channels, send_at, expires_at, created_at)
@@ -137,10 +137,13 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
   );
   const row = rows[0];
   if (row) return { status: 202, body: { id, status: "accepted", recipients: row.recipients } };
-  const { rows: types } = await sql.query<{ title: string | null; channels: string[] }>("SELECT title, channels FROM notification_types WHERE key = $1", [input.type]);
+  const { rows: types } = await sql.query<{ channels: string[]; archived: boolean }>("SELECT channels, archived_at IS NOT NULL AS archived FROM notification_types WHERE key = $1", [input.type]);
   const type = types[0];
   if (!type) {
     throw new AppError("unknown_type", `Unknown notification type '${input.type}'.`, { details: [{ field: "type", message: "is not a configured notification type" }] });
+  }
+  if (type.archived) {
+    throw new AppError("unknown_type", `Notification type '${input.type}' is archived.`, { details: [{ field: "type", message: "is archived; an admin can restore it" }] });
   }
   const foreign = (input.channels ?? []).filter((c) => !type.channels.includes(c));
   if (foreign.length > 0) {

@@ -1,11 +1,16 @@
-import { pool } from "@/server/db";
+import { pool, type Sql } from "@/server/db";
 import { env } from "@/server/env";
 import { logger } from "@/server/logger";
-import { renderTemplate } from "@/server/templates/render-template";
+import { now } from "@/server/clock";
 import { cacheCounts } from "@/server/notifications/unread-counts";
 import { publishToUser } from "@/server/realtime/publish";
 import { filterOnline } from "@/server/realtime/presence";
-import type { Notification, Priority } from "@/server/notifications/notifications.schema";
+import type { Channel, Notification, Priority } from "@/server/notifications/notifications.schema";
+import { resolvePreferences } from "@/server/preferences/preferences.schema";
+import { decideDelivery, type Decision, type RoutingType } from "@/server/routing/decide-delivery";
+import { takeRateLimits, type Limits } from "@/server/routing/rate-limits";
+import { readsRecipient, renderChannel, templatesFor, type RenderContext } from "@/server/templates/render-notification";
+import type { Templates } from "@/server/types/types.schema";
 
 type TriggerRow = {
   id: string;
@@ -19,23 +24,34 @@ type TriggerRow = {
   body: string | null;
   actions: Notification["actions"];
   priority: string;
+  channels: Channel[];
   expires_at: Date | null;
   status: string;
   created_at: Date;
   category: string;
-  type_title: string | null;
-  type_body: string | null;
+  opt_out: boolean;
+  respect_quiet_hours: boolean;
+  defaults: Partial<Record<Channel, boolean>>;
+  limits: Limits | null;
+  templates: Templates;
+  locales: Record<string, Templates>;
+  template_version: number;
 };
 
-/** What every recipient of one trigger gets (the template is rendered once per trigger for now). */
-type Content = Omit<Notification, "id" | "seq" | "read" | "seen" | "archived" | "readAt" | "seenAt" | "archivedAt" | "clickedAt">;
+type Recipient = { id: string; name: string | null; email: string | null; phone: string | null; timezone: string | null; locale: string | null; preferences: unknown };
+
+/** What the inbox shows: the same for every recipient, except the rendered texts. */
+type Shared = Omit<Notification, "id" | "seq" | "title" | "body" | "actions" | "read" | "seen" | "archived" | "readAt" | "seenAt" | "archivedAt" | "clickedAt">;
+type InboxText = { title: string; body: string; actions: Notification["actions"] };
 
 export type FanOutResult = { inserted: number; status: "completed" | "skipped" };
 
 /**
- * Materialises a trigger into one notification per recipient, chunk by chunk (see fanOutNextChunk).
- * Each chunk commits its notifications, seqs, counters and cursor together, so a crash anywhere
- * resumes at the committed cursor without duplicates; the last chunk marks the outbox row done.
+ * Materialises a trigger, chunk by chunk (see fanOutNextChunk): routes every recipient on every
+ * channel of the trigger (preferences, quiet hours, DND, limits), stores the inbox notifications
+ * and every other decision, and publishes to the devices of the recipients who are online. Each
+ * chunk commits its notifications, decisions, seqs, counters and cursor together, so a crash
+ * anywhere resumes at the committed cursor without duplicates.
  */
 export async function fanOutTrigger(triggerId: string, options: { chunkSize?: number } = {}): Promise<FanOutResult> {
   const chunkSize = options.chunkSize ?? env.FANOUT_CHUNK_SIZE;
@@ -44,16 +60,16 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
     await pool.query("UPDATE outbox SET done_at = coalesce(done_at, now()) WHERE trigger_id = $1", [triggerId]);
     return { inserted: 0, status: "skipped" };
   }
-  const content = await renderContent(trigger);
+  const renderer = inboxRenderer(trigger);
   if (trigger.status === "processing") await recacheLastChunk(trigger, chunkSize);
   let inserted = 0;
   // Publishing a committed chunk overlaps with writing the next one.
   let publishing: Promise<void> = Promise.resolve();
   for (;;) {
-    const chunk = await retryOnConflict(() => fanOutNextChunk(trigger, content, chunkSize));
+    const chunk = await retryOnConflict(() => fanOutNextChunk(trigger, renderer, chunkSize));
     inserted += chunk.rows.length;
     await publishing;
-    publishing = publishChunk(content, chunk.rows);
+    publishing = publishChunk(renderer.shared, chunk.rows);
     if (chunk.isLast) break;
   }
   await publishing;
@@ -61,103 +77,272 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
   return { inserted, status: "completed" };
 }
 
-/** How one kind of trigger pages its recipients after the cursor, and where the cursor moves to. */
-const pagers = {
-  // Explicit recipients: the cursor is how many of the stored list are done.
-  explicit: {
-    page: `SELECT r.id FROM t, unnest(t.recipient_ids[coalesce(t.fanout_cursor::int, 0) + 1 : coalesce(t.fanout_cursor::int, 0) + $2::int]) AS r(id)
-            WHERE $16::text IS NULL`,
-    cursor: `(coalesce(fanout_cursor::int, 0) + (SELECT count(*) FROM page))::text`,
-  },
-  // A topic of any size: keyset pagination over its subscriptions by user id.
-  topic: {
-    // The topic key is a parameter (not joined from t) so the planner walks the (topic_key, user_id)
-    // primary key from the cursor on, whatever the other topics hold.
-    page: `SELECT s.user_id AS id FROM topic_subscriptions s
-            WHERE s.topic_key = $16::text AND s.user_id > coalesce((SELECT fanout_cursor FROM t), '') AND EXISTS (SELECT 1 FROM t)
-            ORDER BY s.user_id LIMIT $2::int`,
-    cursor: `coalesce((SELECT max(id) FROM page), fanout_cursor)`,
-  },
-} as const;
+/**
+ * Renders the inbox texts: the trigger's own title and body when it has them, else the type's in-app
+ * template in the recipient's locale; once per locale, or once per recipient when the templates read
+ * the recipient's profile.
+ */
+function inboxRenderer(trigger: TriggerRow) {
+  const createdAt = trigger.created_at.toISOString();
+  const actors = trigger.actor ? [trigger.actor] : [];
+  const shared: Shared = {
+    type: trigger.type,
+    category: trigger.category,
+    priority: trigger.priority as Priority,
+    actor: trigger.actor,
+    actors,
+    actorCount: actors.length,
+    target: trigger.target,
+    data: trigger.data,
+    createdAt,
+    sortAt: createdAt,
+    expiresAt: trigger.expires_at?.toISOString() ?? null,
+  };
+  const own = trigger.title !== null;
+  const perRecipient = !own && readsRecipient(trigger.templates);
+  const cache = new Map<string, Promise<InboxText>>();
+  const render = async (recipient: Recipient): Promise<InboxText> => {
+    if (own) return { title: trigger.title!.slice(0, 500), body: (trigger.body ?? "").slice(0, 5000), actions: trigger.actions };
+    const context: RenderContext = {
+      actor: trigger.actor,
+      actors,
+      actorCount: actors.length,
+      target: trigger.target,
+      data: trigger.data,
+      // Only the recipient's own profile, and only what a template may show.
+      recipient: { id: recipient.id, name: recipient.name, locale: recipient.locale, timezone: recipient.timezone },
+    };
+    const rendered = await renderChannel(templatesFor(trigger.templates, trigger.locales, recipient.locale), "in_app", context).catch((error: unknown) => {
+      logger.warn({ err: error, triggerId: trigger.id }, "in-app template failed to render; falling back to the type key");
+      return null;
+    });
+    const content = rendered?.content ?? { title: trigger.type, body: "", actions: [] };
+    return { ...content, actions: trigger.actions.length > 0 ? trigger.actions : content.actions };
+  };
+  return {
+    shared,
+    text(recipient: Recipient): Promise<InboxText> {
+      const key = perRecipient ? `u:${recipient.id}` : `l:${recipient.locale ?? ""}`;
+      let hit = cache.get(key);
+      if (!hit) {
+        hit = render(recipient);
+        if (!perRecipient) cache.set(key, hit);
+      }
+      return hit;
+    },
+  };
+}
+type Renderer = ReturnType<typeof inboxRenderer>;
 
-type ChunkRow = { id: string | null; user_id: string | null; seq: number | null; unread_count: number | null; unseen_count: number | null; status: string | null };
+type InsertedRow = { id: string; user_id: string; seq: number; unread_count: number; unseen_count: number; text: InboxText };
+
+const RECIPIENT_COLUMNS = "u.name, u.email, u.phone, u.timezone, u.locale, u.preferences";
 
 /**
- * One chunk as ONE statement (its own transaction, one round trip):
- * - lock the trigger row and read its cursor, so two deliveries of one job take turns and each
- *   starts where the other committed;
- * - take the next page of recipients;
- * - upsert their user rows in id order (creating unknown recipients), which locks them, takes one
- *   seq each and bumps the counters;
- * - insert the notifications and their `new` changes;
- * - move the cursor, and when the page was short, complete the trigger and its outbox row.
- * Should a chunk ever be offered twice, the unique key refuses it and the whole statement (seq
- * included) rolls back.
+ * One chunk, one transaction:
+ * 1. lock the trigger row and read its cursor, so two deliveries of one job take turns and each
+ *    starts where the other committed;
+ * 2. take the next page of recipients with their profiles and preferences;
+ * 3. decide every channel for every recipient (rate limits counted in Redis, once per trigger);
+ * 4. one statement: upsert the user rows in id order (creating unknown recipients; those who get
+ *    the notification in their inbox take one seq and their counters move), insert the notifications
+ *    and their `new` changes, insert the other decisions, move the cursor, and on the last chunk
+ *    complete the trigger and its outbox row.
+ * Should a chunk ever be offered twice, the unique keys refuse it and the transaction rolls back.
  */
-async function fanOutNextChunk(trigger: TriggerRow, content: Content, chunkSize: number): Promise<{ rows: InsertedRow[]; isLast: boolean }> {
-  const pager = trigger.topic_key === null ? pagers.explicit : pagers.topic;
-  const { rows } = await pool.query<ChunkRow>(
-    `WITH t AS (
-       SELECT fanout_cursor, topic_key, recipient_ids FROM triggers
-        WHERE id = $1::uuid AND status IN ('accepted', 'processing') FOR UPDATE
-     ), page AS (
-       ${pager.page}
-     ), bumped AS (
-       INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
-       SELECT id, 1, 1, 1 FROM page ORDER BY id
-       ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + 1, unread_count = u.unread_count + 1, unseen_count = u.unseen_count + 1
-       RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
-     ), inserted AS (
-       INSERT INTO notifications (id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count,
-                                  target, actions, data, seq, expires_at, created_at, sort_at, updated_at)
-       SELECT uuid_generate_v7(), b.id, $1::uuid, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11, $12::jsonb, $13::jsonb, $14::jsonb,
-              b.last_seq, $15::timestamptz, $3::timestamptz, $3::timestamptz, $3::timestamptz
-         FROM bumped b
-       RETURNING id, user_id, seq
-     ), changes AS (
-       INSERT INTO notification_changes (user_id, seq, kind, notification_id, notification_at, at)
-       SELECT user_id, seq, 'new', id, $3::timestamptz, $3::timestamptz FROM inserted
-     ), progress AS (
-       UPDATE triggers SET fanout_cursor = ${pager.cursor},
-              fanout_count = fanout_count + (SELECT count(*) FROM page),
-              status = CASE WHEN (SELECT count(*) FROM page) < $2::int THEN 'completed' ELSE 'processing' END,
-              completed_at = CASE WHEN (SELECT count(*) FROM page) < $2::int THEN now() END
-        WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM t)
-       RETURNING status
-     ), done AS (
-       UPDATE outbox SET done_at = now()
-        WHERE trigger_id = $1::uuid AND done_at IS NULL AND (NOT EXISTS (SELECT 1 FROM t) OR EXISTS (SELECT 1 FROM progress WHERE status = 'completed'))
-     )
-     SELECT i.id, i.user_id, i.seq, b.unread_count, b.unseen_count, NULL AS status FROM inserted i JOIN bumped b ON b.id = i.user_id
-     UNION ALL
-     SELECT NULL, NULL, NULL, NULL, NULL, status FROM progress`,
-    [
-      trigger.id,
-      chunkSize,
-      trigger.created_at,
-      content.type,
-      content.category,
-      content.priority,
-      content.title,
-      content.body,
-      content.actor ? JSON.stringify(content.actor) : null,
-      JSON.stringify(content.actors),
-      content.actorCount,
-      content.target ? JSON.stringify(content.target) : null,
-      JSON.stringify(content.actions),
-      JSON.stringify(content.data),
-      content.expiresAt,
-      trigger.topic_key,
-    ],
+async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSize: number): Promise<{ rows: InsertedRow[]; isLast: boolean }> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const { rows: locked } = await client.query<{ fanout_cursor: string | null }>(
+      "SELECT fanout_cursor FROM triggers WHERE id = $1 AND status IN ('accepted', 'processing') FOR UPDATE",
+      [trigger.id],
+    );
+    if (!locked[0]) {
+      // Completed or cancelled meanwhile.
+      await client.query("UPDATE outbox SET done_at = coalesce(done_at, now()) WHERE trigger_id = $1", [trigger.id]);
+      await client.query("COMMIT");
+      return { rows: [], isLast: true };
+    }
+    const cursor = locked[0].fanout_cursor;
+    const recipients = await pageRecipients(client, trigger, cursor, chunkSize);
+    const isLast = recipients.length < chunkSize;
+    const nextCursor =
+      trigger.topic_key === null ? String(Number(cursor ?? 0) + recipients.length) : (recipients.at(-1)?.id ?? cursor);
+
+    const at = now();
+    const decisions = await decideChunk(trigger, recipients, at);
+    const inbox = recipients.filter((r) => decisions.get(r.id)!.get("in_app")?.action === "send");
+    const texts = await Promise.all(inbox.map((r) => renderer.text(r)));
+    // Distinct texts are sent once; each recipient points at its text.
+    const distinct: InboxText[] = [];
+    const index = new Map<InboxText, number>();
+    const textIndex = texts.map((t) => {
+      let i = index.get(t);
+      if (i === undefined) {
+        i = distinct.push(t);
+        index.set(t, i);
+      }
+      return i;
+    });
+    const others = { user: [] as string[], channel: [] as string[], status: [] as string[], reason: [] as (string | null)[], deliverAt: [] as (Date | null)[] };
+    for (const r of recipients) {
+      for (const [channel, decision] of decisions.get(r.id)!) {
+        if (channel === "in_app" && decision.action === "send") continue;
+        others.user.push(r.id);
+        others.channel.push(channel);
+        others.status.push(statusOf(decision));
+        others.reason.push("reason" in decision ? decision.reason : null);
+        others.deliverAt.push(decision.action === "defer" ? decision.until : null);
+      }
+    }
+    const inboxIds = new Set(inbox.map((r) => r.id));
+    const { rows } = await client.query<Omit<InsertedRow, "text"> & { idx: number }>(
+      `WITH page AS (
+         SELECT * FROM unnest($2::text[], $3::boolean[]) AS p(id, inbox)
+       ), texts AS (
+         SELECT * FROM unnest($4::int[], $5::text[]) AS t(idx, user_id)
+       ), bumped AS (
+         INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
+         SELECT id, inbox::int, inbox::int, inbox::int FROM page ORDER BY id
+         ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + excluded.last_seq, unread_count = u.unread_count + excluded.unread_count,
+                                        unseen_count = u.unseen_count + excluded.unseen_count
+         RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
+       ), inserted AS (
+         INSERT INTO notifications (id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count,
+                                    target, actions, data, seq, expires_at, created_at, sort_at, updated_at)
+         SELECT uuid_generate_v7(), b.id, $1::uuid, $8, $9, $10, ($6::text[])[t.idx], ($7::text[])[t.idx], $11::jsonb, $12::jsonb, $13,
+                $14::jsonb, ($15::jsonb[])[t.idx], $16::jsonb, b.last_seq, $17::timestamptz, $18::timestamptz, $18::timestamptz, $18::timestamptz
+           FROM bumped b JOIN texts t ON t.user_id = b.id
+         RETURNING id, user_id, seq
+       ), changes AS (
+         INSERT INTO notification_changes (user_id, seq, kind, notification_id, notification_at, at)
+         SELECT user_id, seq, 'new', id, $18::timestamptz, $18::timestamptz FROM inserted
+       ), decided AS (
+         INSERT INTO deliveries (trigger_id, user_id, channel, status, reason, deliver_at, template_version, created_at)
+         SELECT $1::uuid, d.user_id, d.channel, d.status, d.reason, d.deliver_at, $19, $18::timestamptz
+           FROM unnest($20::text[], $21::text[], $22::text[], $23::text[], $24::timestamptz[]) AS d(user_id, channel, status, reason, deliver_at)
+       ), progress AS (
+         UPDATE triggers SET fanout_cursor = $25, fanout_count = fanout_count + cardinality($2::text[]), template_version = $19,
+                status = CASE WHEN $26::boolean THEN 'completed' ELSE 'processing' END,
+                completed_at = CASE WHEN $26::boolean THEN now() END
+          WHERE id = $1::uuid
+       ), done AS (
+         UPDATE outbox SET done_at = now() WHERE trigger_id = $1::uuid AND done_at IS NULL AND $26::boolean
+       )
+       SELECT i.id, i.user_id, i.seq, b.unread_count, b.unseen_count, t.idx
+         FROM inserted i JOIN bumped b ON b.id = i.user_id JOIN texts t ON t.user_id = i.user_id`,
+      [
+        trigger.id,
+        recipients.map((r) => r.id),
+        recipients.map((r) => inboxIds.has(r.id)),
+        textIndex,
+        inbox.map((r) => r.id),
+        distinct.map((t) => t.title),
+        distinct.map((t) => t.body),
+        renderer.shared.type,
+        renderer.shared.category,
+        renderer.shared.priority,
+        renderer.shared.actor ? JSON.stringify(renderer.shared.actor) : null,
+        JSON.stringify(renderer.shared.actors),
+        renderer.shared.actorCount,
+        renderer.shared.target ? JSON.stringify(renderer.shared.target) : null,
+        distinct.map((t) => JSON.stringify(t.actions)),
+        JSON.stringify(renderer.shared.data),
+        renderer.shared.expiresAt,
+        trigger.created_at,
+        trigger.title === null && trigger.templates.in_app ? trigger.template_version : null,
+        others.user,
+        others.channel,
+        others.status,
+        others.reason,
+        others.deliverAt,
+        nextCursor,
+        isLast,
+      ],
+    );
+    await client.query("COMMIT");
+    return { rows: rows.map((r) => ({ ...r, text: distinct[r.idx - 1]! })), isLast };
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** The next page of recipients after the cursor, with what routing needs to know about them. */
+async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string | null, chunkSize: number): Promise<Recipient[]> {
+  if (trigger.topic_key === null) {
+    // Explicit recipients: the cursor is how many of the stored list are done.
+    const offset = Number(cursor ?? 0);
+    const ids = trigger.recipient_ids.slice(offset, offset + chunkSize);
+    const { rows } = await client.query<Recipient>(
+      `SELECT p.id, ${RECIPIENT_COLUMNS} FROM unnest($1::text[]) WITH ORDINALITY AS p(id, n) LEFT JOIN users u ON u.id = p.id ORDER BY p.n`,
+      [ids],
+    );
+    return rows;
+  }
+  // A topic of any size: keyset pagination over its subscriptions by user id (the topic key as a
+  // parameter, so the planner walks the (topic_key, user_id) primary key from the cursor on).
+  const { rows } = await client.query<Recipient>(
+    `SELECT s.user_id AS id, ${RECIPIENT_COLUMNS} FROM topic_subscriptions s LEFT JOIN users u ON u.id = s.user_id
+      WHERE s.topic_key = $1 AND s.user_id > $2 ORDER BY s.user_id LIMIT $3`,
+    [trigger.topic_key, cursor ?? "", chunkSize],
   );
-  const status = rows.find((r) => r.status !== null)?.status;
-  const inserted = rows.filter((r): r is InsertedRow & ChunkRow => r.id !== null);
-  return { rows: inserted, isLast: status !== "processing" };
+  return rows;
+}
+
+/** Every channel of the trigger for every recipient of the page. */
+async function decideChunk(trigger: TriggerRow, recipients: Recipient[], at: Date): Promise<Map<string, Map<Channel, Decision>>> {
+  const type: RoutingType = { key: trigger.type, category: trigger.category, optOut: trigger.opt_out, respectQuietHours: trigger.respect_quiet_hours, defaults: trigger.defaults };
+  const decide = (r: Recipient, channel: Channel, rateLimited: boolean, preferences: ReturnType<typeof resolvePreferences>) =>
+    decideDelivery({
+      channel,
+      type,
+      priority: trigger.priority as Priority,
+      preferences,
+      timeZone: r.timezone,
+      // Push devices arrive with the push channel; until then every recipient counts as reachable.
+      hasAddress: channel === "email" ? Boolean(r.email) : channel === "sms" ? Boolean(r.phone) : true,
+      rateLimited,
+      expiresAt: trigger.expires_at,
+      now: at,
+    });
+  const result = new Map<string, Map<Channel, Decision>>();
+  const limited: string[] = [];
+  const prefsById = new Map<string, ReturnType<typeof resolvePreferences>>();
+  for (const r of recipients) {
+    const preferences = resolvePreferences(r.preferences);
+    prefsById.set(r.id, preferences);
+    const byChannel = new Map<Channel, Decision>();
+    for (const channel of trigger.channels) byChannel.set(channel, decide(r, channel, false, preferences));
+    result.set(r.id, byChannel);
+    // A trigger counts against a recipient's limit once, when it would send on some channel but in-app.
+    if ([...byChannel].some(([channel, d]) => channel !== "in_app" && d.action === "send")) limited.push(r.id);
+  }
+  if (trigger.limits && trigger.priority !== "urgent" && limited.length > 0) {
+    const allowed = await takeRateLimits(trigger.type, trigger.id, limited, trigger.limits, at);
+    for (const id of limited) {
+      if (allowed.get(id)) continue;
+      const r = recipients.find((x) => x.id === id)!;
+      const byChannel = result.get(id)!;
+      for (const [channel, decision] of byChannel) {
+        if (channel !== "in_app" && decision.action === "send") byChannel.set(channel, decide(r, channel, true, prefsById.get(id)!));
+      }
+    }
+  }
+  return result;
+}
+
+/** How a decision is recorded: sent now is `queued` for its channel's worker. */
+function statusOf(decision: Decision): string {
+  return { send: "queued", defer: "deferred", batch: "batched", suppress: "suppressed" }[decision.action];
 }
 
 /**
- * A concurrent delivery of the same chunk (unique violation) or a lock cycle (deadlock) rolls the
- * chunk back; running it again sees the other transaction's rows and skips them.
+ * Deadlocks between chunks of different triggers that share recipients, and a concurrent delivery
+ * of the same chunk (unique violation), roll the chunk back; running it again is safe.
  */
 async function retryOnConflict<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -186,9 +371,11 @@ async function recacheLastChunk(trigger: TriggerRow, chunkSize: number): Promise
 
 async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
   const { rows } = await pool.query<TriggerRow>(
-    `SELECT t.id, t.type, t.recipient_ids, t.topic_key, t.actor, t.target, t.data, t.title, t.body, t.actions, t.priority,
+    `SELECT t.id, t.type, t.recipient_ids, t.topic_key, t.actor, t.target, t.data, t.title, t.body, t.actions, t.priority, t.channels,
             t.expires_at, t.status, t.created_at,
-            coalesce(nt.category, 'system') AS category, nt.title AS type_title, nt.body AS type_body
+            coalesce(nt.category, 'system') AS category, coalesce(nt.opt_out, true) AS opt_out,
+            coalesce(nt.respect_quiet_hours, true) AS respect_quiet_hours, coalesce(nt.defaults, '{}') AS defaults, nt.limits,
+            coalesce(nt.templates, '{}') AS templates, coalesce(nt.locales, '{}') AS locales, coalesce(nt.template_version, 0) AS template_version
        FROM triggers t LEFT JOIN notification_types nt ON nt.key = t.type
       WHERE t.id = $1::uuid`,
     [triggerId],
@@ -196,43 +383,18 @@ async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
   return rows[0] ?? null;
 }
 
-async function renderContent(trigger: TriggerRow): Promise<Content> {
-  const context = { actor: trigger.actor, actors: trigger.actor ? [trigger.actor] : [], actorCount: trigger.actor ? 1 : 0, target: trigger.target, data: trigger.data };
-  // The trigger's own title and body win over the type's default template.
-  const title = trigger.title ?? (trigger.type_title ? await renderTemplate(trigger.type_title, context) : trigger.type);
-  const body = trigger.body ?? (trigger.type_body ? await renderTemplate(trigger.type_body, context) : "");
-  const createdAt = trigger.created_at.toISOString();
-  return {
-    type: trigger.type,
-    category: trigger.category,
-    priority: trigger.priority as Priority,
-    title: title.slice(0, 500),
-    body: body.slice(0, 5000),
-    actor: trigger.actor,
-    actors: context.actors,
-    actorCount: context.actorCount,
-    target: trigger.target,
-    actions: trigger.actions,
-    data: trigger.data,
-    createdAt,
-    sortAt: createdAt,
-    expiresAt: trigger.expires_at?.toISOString() ?? null,
-  };
-}
-
-type InsertedRow = { id: string; user_id: string; seq: number; unread_count: number; unseen_count: number };
-
 /** After commit: cache the new counts, and publish to the devices of the recipients who are online. */
-async function publishChunk(content: Content, rows: InsertedRow[]): Promise<void> {
+async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<void> {
   if (rows.length === 0) return;
   await cacheCounts(rows.map((r) => ({ userId: r.user_id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.seq } })));
   const online = new Set(await filterOnline(rows.map((r) => r.user_id)));
   for (const row of rows) {
     if (!online.has(row.user_id)) continue;
     const notification: Notification = {
-      ...content,
+      ...shared,
+      ...row.text,
       id: row.id,
-      seq: row.seq,
+      seq: Number(row.seq),
       read: false,
       seen: false,
       archived: false,

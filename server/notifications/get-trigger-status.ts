@@ -14,7 +14,7 @@ export type TriggerStatus = {
   completedAt: string | null;
   recipients: number;
   channels: Record<(typeof CHANNELS)[number], Counts>;
-  outcomes: { userId: string; channel: string; status: string; reason?: string; at: string }[];
+  outcomes: { userId: string; channel: string; status: string; reason?: string; deliverAt?: string; at: string }[];
   nextCursor: string | null;
 };
 
@@ -24,35 +24,75 @@ function emptyCounts(): Counts {
   return Object.fromEntries(COUNT_NAMES.map((name) => [name, 0])) as Counts;
 }
 
+/** The outcomes cursor: the last (user, channel) of the page, opaque to clients. */
+function encodeCursor(userId: string, channel: string): string {
+  return Buffer.from(JSON.stringify([userId, channel])).toString("base64url");
+}
+
+function decodeCursor(cursor: string | undefined): [string, string] | null {
+  if (!cursor) return null;
+  try {
+    const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === "string")) return value as [string, string];
+  } catch {
+    /* fall through */
+  }
+  throw new AppError("validation_failed", "Invalid cursor.", { details: [{ field: "cursor", message: "must be a nextCursor from an earlier answer" }] });
+}
+
 /**
- * A trigger's progress. In-app: `sent` = stored and published, `delivered` = a device acknowledged,
- * `opened` = seen, `clicked` = clicked; recipients not yet materialised are `queued`. Each in-app
- * outcome is the furthest state that recipient reached. Push, email and SMS arrive with their channels.
+ * A trigger's progress on every channel it names. In-app: `sent` = stored and published,
+ * `delivered` = a device acknowledged, `opened` = seen, `clicked` = clicked (each counts everyone who
+ * got that far); push, email and SMS: the routing decision (`queued`, `deferred` until a time,
+ * `batched`, `suppressed`, with the reason) and then what their workers record. Recipients not
+ * reached yet are `queued` on every channel.
  */
 export async function getTriggerStatusOrThrow(triggerId: string, cursor: string | undefined): Promise<TriggerStatus> {
-  const { rows } = await pool.query<{ id: string; type: string; status: string; created_at: Date; send_at: Date | null; completed_at: Date | null; recipients: number }>(
-    "SELECT id, type, status, created_at, send_at, completed_at, recipients FROM triggers WHERE id = $1",
+  const after = decodeCursor(cursor);
+  const { rows } = await pool.query<{ id: string; type: string; status: string; created_at: Date; send_at: Date | null; completed_at: Date | null; recipients: number; channels: string[] }>(
+    "SELECT id, type, status, created_at, send_at, completed_at, recipients, channels FROM triggers WHERE id = $1",
     [triggerId],
   );
   const trigger = rows[0];
   if (!trigger) throw new AppError("not_found", "No such trigger.");
-  const { rows: countRows } = await pool.query<{ sent: number; delivered: number; opened: number; clicked: number }>(
-    `SELECT count(*)::int AS sent, count(delivered_at)::int AS delivered, count(seen_at)::int AS opened, count(clicked_at)::int AS clicked
-       FROM notifications WHERE trigger_id = $1 AND created_at = $2`,
-    [trigger.id, trigger.created_at],
-  );
-  const inApp = { ...emptyCounts(), ...countRows[0] };
-  if (trigger.status !== "completed" && trigger.status !== "cancelled") inApp.queued = Math.max(0, trigger.recipients - inApp.sent);
-  const { rows: outcomeRows } = await pool.query<{ user_id: string; status: string; at: Date }>(
-    `SELECT user_id,
-            CASE WHEN clicked_at IS NOT NULL THEN 'clicked' WHEN seen_at IS NOT NULL THEN 'opened'
-                 WHEN delivered_at IS NOT NULL THEN 'delivered' ELSE 'sent' END AS status,
-            greatest(created_at, delivered_at, seen_at, clicked_at) AS at
-       FROM notifications WHERE trigger_id = $1 AND created_at = $2 AND ($3::text IS NULL OR user_id > $3)
-      ORDER BY user_id LIMIT $4`,
-    [trigger.id, trigger.created_at, cursor ?? null, OUTCOMES_PAGE + 1],
+  const [{ rows: countRows }, { rows: decided }] = await Promise.all([
+    pool.query<{ sent: number; delivered: number; opened: number; clicked: number }>(
+      `SELECT count(*)::int AS sent, count(delivered_at)::int AS delivered, count(seen_at)::int AS opened, count(clicked_at)::int AS clicked
+         FROM notifications WHERE trigger_id = $1 AND created_at = $2`,
+      [trigger.id, trigger.created_at],
+    ),
+    pool.query<{ channel: (typeof CHANNELS)[number]; status: (typeof COUNT_NAMES)[number]; n: number }>(
+      "SELECT channel, status, count(*)::int AS n FROM deliveries WHERE trigger_id = $1 GROUP BY channel, status",
+      [trigger.id],
+    ),
+  ]);
+  const channels = Object.fromEntries(CHANNELS.map((c) => [c, emptyCounts()])) as TriggerStatus["channels"];
+  Object.assign(channels.in_app, countRows[0]);
+  for (const row of decided) if (channels[row.channel] && row.status in channels[row.channel]) channels[row.channel][row.status] += row.n;
+  if (trigger.status !== "completed" && trigger.status !== "cancelled") {
+    for (const channel of trigger.channels as (typeof CHANNELS)[number][]) {
+      const c = channels[channel];
+      const reached = channel === "in_app" ? c.sent + c.suppressed + c.failed : COUNT_NAMES.reduce((n, name) => n + (name === "delivered" || name === "opened" || name === "clicked" ? 0 : c[name]), 0);
+      c.queued += Math.max(0, trigger.recipients - reached);
+    }
+  }
+  const { rows: outcomeRows } = await pool.query<{ user_id: string; channel: string; status: string; reason: string | null; deliver_at: Date | null; at: Date }>(
+    `SELECT * FROM (
+       SELECT user_id, 'in_app' AS channel,
+              CASE WHEN clicked_at IS NOT NULL THEN 'clicked' WHEN seen_at IS NOT NULL THEN 'opened'
+                   WHEN delivered_at IS NOT NULL THEN 'delivered' ELSE 'sent' END AS status,
+              NULL::text AS reason, NULL::timestamptz AS deliver_at, greatest(created_at, delivered_at, seen_at, clicked_at) AS at
+         FROM notifications WHERE trigger_id = $1 AND created_at = $2 AND ($3::text IS NULL OR user_id >= $3)
+       UNION ALL
+       SELECT user_id, channel, status, reason, deliver_at, updated_at AS at
+         FROM deliveries WHERE trigger_id = $1 AND ($3::text IS NULL OR user_id >= $3)
+     ) o
+     WHERE $3::text IS NULL OR (user_id, channel) > ($3::text, $4::text)
+     ORDER BY user_id, channel LIMIT $5`,
+    [trigger.id, trigger.created_at, after?.[0] ?? null, after?.[1] ?? "", OUTCOMES_PAGE + 1],
   );
   const page = outcomeRows.slice(0, OUTCOMES_PAGE);
+  const last = page.at(-1);
   return {
     id: trigger.id,
     type: trigger.type,
@@ -61,8 +101,15 @@ export async function getTriggerStatusOrThrow(triggerId: string, cursor: string 
     sendAt: trigger.send_at?.toISOString() ?? null,
     completedAt: trigger.completed_at?.toISOString() ?? null,
     recipients: trigger.recipients,
-    channels: { in_app: inApp, push: emptyCounts(), email: emptyCounts(), sms: emptyCounts() },
-    outcomes: page.map((r) => ({ userId: r.user_id, channel: "in_app", status: r.status, at: r.at.toISOString() })),
-    nextCursor: outcomeRows.length > OUTCOMES_PAGE ? (page.at(-1)?.user_id ?? null) : null,
+    channels,
+    outcomes: page.map((r) => ({
+      userId: r.user_id,
+      channel: r.channel,
+      status: r.status,
+      ...(r.reason ? { reason: r.reason } : {}),
+      ...(r.deliver_at ? { deliverAt: r.deliver_at.toISOString() } : {}),
+      at: r.at.toISOString(),
+    })),
+    nextCursor: outcomeRows.length > OUTCOMES_PAGE && last ? encodeCursor(last.user_id, last.channel) : null,
   };
 }

@@ -1,10 +1,12 @@
-import { Liquid } from "liquidjs";
+import { Liquid, type LiquidOptions, type Template } from "liquidjs";
 
 /**
- * Templates use Liquid syntax in a sandbox: no file system, no includes, own properties only, and
- * variables are data that is never evaluated as template code. A missing variable renders empty.
+ * Templates use Liquid syntax in a sandbox: no file system, no includes, own properties only, limits
+ * on parse size, render steps and memory, and variables are data that is never evaluated as template
+ * code. A missing variable renders empty. The HTML engine (email bodies) escapes every output unless
+ * the template author marks it safe with `| raw`.
  */
-const liquid = new Liquid({
+const options: LiquidOptions = {
   ownPropertyOnly: true,
   strictFilters: true,
   strictVariables: false,
@@ -19,18 +21,67 @@ const liquid = new Liquid({
     resolve: (_root: string, file: string) => file,
     sep: "/",
   },
-  parseLimit: 100_000,
+  parseLimit: 300_000,
   renderLimit: 1_000,
   memoryLimit: 10_000_000,
-});
+};
+const liquid = new Liquid(options);
+const htmlLiquid = new Liquid({ ...options, outputEscape: "escape" });
 
 export type TemplateContext = Record<string, unknown>;
+
+/** Why a template does not parse, or null when it does. */
+export function templateParseError(template: string): string | null {
+  try {
+    liquid.parse(template);
+    return null;
+  } catch (error) {
+    return (error as Error).message.split("\n")[0]!.slice(0, 300);
+  }
+}
 
 /** Throws when the template does not parse, so it can be refused before it is saved. */
 export function parseTemplateOrThrow(template: string): void {
   liquid.parse(template);
 }
 
+// Parsed templates, by source: a fan-out renders the same few templates thousands of times.
+const parsed = new Map<string, Template[]>();
+function parse(template: string): Template[] {
+  let hit = parsed.get(template);
+  if (!hit) {
+    hit = liquid.parse(template);
+    if (parsed.size > 2000) parsed.clear();
+    parsed.set(template, hit);
+  }
+  return hit;
+}
+
 export async function renderTemplate(template: string, context: TemplateContext): Promise<string> {
-  return liquid.parseAndRender(template, context);
+  return liquid.render(parse(template), context);
+}
+
+export async function renderHtmlTemplate(template: string, context: TemplateContext): Promise<string> {
+  return htmlLiquid.parseAndRender(template, context);
+}
+
+/** The top-level variables a template reads (`recipient`, `actor`, ...). */
+export function templateRoots(template: string): Set<string> {
+  return new Set(liquid.globalVariableSegmentsSync(parse(template)).map((segments) => String(segments[0])));
+}
+
+/** The variable paths a template reads that `context` does not have, e.g. `data.excerpt`. */
+export function missingVariables(template: string, context: TemplateContext): string[] {
+  const missing = new Set<string>();
+  for (const segments of liquid.globalVariableSegmentsSync(parse(template))) {
+    let value: unknown = context;
+    for (const segment of segments) {
+      if (value === null || typeof value !== "object" || !Object.hasOwn(value, segment as PropertyKey)) {
+        missing.add(segments.join("."));
+        break;
+      }
+      value = (value as Record<string | number, unknown>)[segment as string | number];
+    }
+  }
+  return [...missing];
 }

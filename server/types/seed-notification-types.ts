@@ -1,15 +1,14 @@
-import { pool } from "@/server/db";
 import { defaultNotificationTypes } from "@/server/types/default-types";
+import { findType, upsertType } from "@/server/types/type-registry";
+import { typeInputSchema } from "@/server/types/types.schema";
 
-/** Inserts the default types that are missing; never overwrites a type an admin has edited. */
+/** Adds the default types that are missing (as template version 1); never touches an existing one. */
 export async function seedNotificationTypes(): Promise<number> {
   let inserted = 0;
-  for (const type of defaultNotificationTypes) {
-    const { rowCount } = await pool.query(
-      "INSERT INTO notification_types (key, name, category, priority, channels, title, body) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING",
-      [type.key, type.name, type.category, type.priority, type.channels, type.title, type.body],
-    );
-    inserted += rowCount ?? 0;
+  for (const { key, ...type } of defaultNotificationTypes) {
+    if (await findType(key)) continue;
+    await upsertType(key, typeInputSchema.parse(type), "seed");
+    inserted++;
   }
   return inserted;
 }

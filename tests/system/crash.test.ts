@@ -39,7 +39,7 @@ async function killMidChunk(triggerId: string, minDone: number): Promise<void> {
   await eventually(
     async () => {
       const { rows } = await db.query(
-        "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'fanout-%' AND state = 'active' AND query LIKE 'WITH t AS%'",
+        "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'fanout-%' AND state = 'active' AND query LIKE 'WITH page AS%'",
       );
       return rows.length > 0 ? true : undefined;
     },

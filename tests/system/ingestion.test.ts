@@ -96,7 +96,16 @@ describe("triggers", () => {
     });
     expect(status.recipients).toBe(2);
     expect(status.channels.in_app.sent).toBe(2);
-    expect(status.outcomes.map((o: { userId: string }) => o.userId).sort()).toEqual([alice, bob].sort());
+    type Outcome = { userId: string; channel: string; status: string; reason?: string };
+    const byChannel = (channel: string) => (status.outcomes as Outcome[]).filter((o) => o.channel === channel);
+    expect(byChannel("in_app").map((o) => o.userId).sort()).toEqual([alice, bob].sort());
+    // `comment` also names push and email: push is queued for its worker; neither user has an email address.
+    expect(status.channels.push).toMatchObject({ queued: 2 });
+    expect(status.channels.email).toMatchObject({ suppressed: 2, queued: 0 });
+    expect(byChannel("email").map((o) => [o.status, o.reason])).toEqual([
+      ["suppressed", "no_address"],
+      ["suppressed", "no_address"],
+    ]);
   });
 
   it("creates unknown recipients on the fly", async () => {
@@ -233,7 +242,11 @@ describe("bad input is refused and nothing is stored", () => {
     expect(page1.outcomes).toHaveLength(1000);
     const page2 = await service.call("GET", `/api/v1/notifications/${reply.body.id}?cursor=${encodeURIComponent(page1.nextCursor)}`);
     expect(page2.body.outcomes).toHaveLength(1000);
-    expect(page2.body.outcomes[0].userId > page1.outcomes[999].userId).toBe(true);
+    // Ordered by (user, channel): the second page starts after the first one ends.
+    const key = (o: { userId: string; channel: string }) => `${o.userId}\u0000${o.channel}`;
+    expect(key(page2.body.outcomes[0]) > key(page1.outcomes[999])).toBe(true);
+    // `like` also names push: every recipient has a push decision (queued until push delivery exists).
+    expect(page1.channels.push).toMatchObject({ queued: 10_000 });
   });
 });
 

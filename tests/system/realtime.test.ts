@@ -126,7 +126,10 @@ describe("two devices of one user on different web nodes, and another user", () 
         const r = await service.status(reply.body.id);
         return r.body.channels.in_app.delivered === 1 ? r.body : undefined;
       });
-      expect(status.outcomes).toEqual([{ userId: user, channel: "in_app", status: "delivered", at: expect.any(String) }]);
+      expect(status.outcomes).toEqual([
+        { userId: user, channel: "in_app", status: "delivered", at: expect.any(String) },
+        { userId: user, channel: "push", status: "queued", at: expect.any(String) },
+      ]);
       // Another user's id is not theirs to acknowledge.
       const stranger = await connectDevice(web1, await service.token(uniqueId("s")));
       expect(await stranger.socket.timeout(5000).emitWithAck("notification:ack", { id: n.id })).toEqual({ ok: true, delivered: false });
