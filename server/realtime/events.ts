@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Notification, UnreadCount } from "@/server/notifications/notifications.schema";
 import { notificationIdSchema } from "@/server/notifications/notifications.schema";
+import type { Preferences } from "@/server/preferences/preferences.schema";
 
 /** Payload of the bulk state events: which notifications changed, at which `seq`. */
 export type StateChangeEvent = { ids: string[]; seq: number; at: string };
@@ -17,7 +18,7 @@ export type ServerToClientEvents = {
   "notifications:removed": (event: StateChangeEvent) => void;
   "notifications:read_all": (event: { seq: number; at: string }) => void;
   unread_count: (count: UnreadCount) => void;
-  "preferences:updated": (preferences: Record<string, unknown>) => void;
+  "preferences:updated": (preferences: Preferences) => void;
 };
 
 export type Ack = (answer: { ok: true; [key: string]: unknown } | { ok: false; error: { code: string; message: string } }) => void;

@@ -27,6 +27,20 @@ const options: LiquidOptions = {
 };
 const liquid = new Liquid(options);
 const htmlLiquid = new Liquid({ ...options, outputEscape: "escape" });
+// Templates are one string each: nothing to include, render or lay out, so those tags are refused
+// when a template is saved (they would only ever reach for files).
+for (const engine of [liquid, htmlLiquid]) {
+  for (const tag of ["include", "render", "layout", "block"]) {
+    engine.registerTag(tag, {
+      parse() {
+        throw new Error(`the ${tag} tag is not available in notification templates`);
+      },
+      render() {
+        return "";
+      },
+    });
+  }
+}
 
 export type TemplateContext = Record<string, unknown>;
 

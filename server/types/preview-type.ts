@@ -28,7 +28,11 @@ export async function previewType(key: string, input: PreviewInput) {
     recipient: input.recipient ?? SAMPLE.recipient,
   };
   const templates = templatesFor(input.templates ?? type.templates, type.locales, input.locale);
-  const rendered = await renderChannel(templates, input.channel, context);
+  const rendered = await renderChannel(templates, input.channel, context).catch((error: unknown) => {
+    // E.g. the render limit: the template parses but takes too long. A send would fall back; say so here.
+    const message = (error as Error).message.split("\n")[0]!.slice(0, 300);
+    throw new AppError("validation_failed", `The ${input.channel} template does not render: ${message}`, { details: [{ field: `templates.${input.channel}`, message }] });
+  });
   if (!rendered) {
     return { channel: input.channel, content: null, warnings: [`The type has no ${input.channel} template: ${input.channel === "in_app" ? "each trigger must carry a title" : "nothing is sent on this channel"}.`] };
   }
