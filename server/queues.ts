@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { env } from "@/server/env";
 import { createProducerRedis } from "@/server/redis";
+import type { Priority } from "@/server/notifications/notifications.schema";
 
 /**
  * Every queue, named with its payload schema. Queue names carry a hash tag so that all of one queue's
@@ -51,8 +52,16 @@ export const fanoutJobOptions: JobsOptions = {
  * Puts fan-out jobs on the queue; an id already waiting or running is left as it is. Fails fast
  * (never waits for a Redis that is down) so a request path can hand the job to the outbox relay.
  */
-export async function enqueueFanouts(triggerIds: string[], timeoutMs = 2000): Promise<void> {
-  if (triggerIds.length === 0) return;
+export type FanoutRequest = { triggerId: string; priority: Priority };
+
+/**
+ * BullMQ runs jobs without a priority before any prioritised job, and prioritised ones lowest number
+ * first: so urgent fan-outs carry no priority and jump every backlog, then high, normal, low.
+ */
+const BULL_PRIORITY: Record<Priority, number | undefined> = { urgent: undefined, high: 1, normal: 2, low: 3 };
+
+export async function enqueueFanouts(triggers: FanoutRequest[], timeoutMs = 2000): Promise<void> {
+  if (triggers.length === 0) return;
   const { queue, redis } = getFanoutQueueEntry();
   if (redis.status !== "ready" && redis.status !== "connecting" && redis.status !== "connect") {
     throw new Error(`Redis is ${redis.status}`);
@@ -62,15 +71,18 @@ export async function enqueueFanouts(triggerIds: string[], timeoutMs = 2000): Pr
     timer = setTimeout(() => reject(new Error(`queueing timed out after ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    await Promise.race([addFanouts(queue, triggerIds), timeout]);
+    await Promise.race([addFanouts(queue, triggers), timeout]);
   } finally {
     clearTimeout(timer);
   }
 }
 
-async function addFanouts(queue: Queue<FanoutJob>, triggerIds: string[]): Promise<void> {
+async function addFanouts(queue: Queue<FanoutJob>, triggers: FanoutRequest[]): Promise<void> {
   await queue.addBulk(
-    triggerIds.map((triggerId) => ({ name: "fanout", data: { triggerId }, opts: { ...fanoutJobOptions, jobId: fanoutJobId(triggerId) } })),
+    triggers.map(({ triggerId, priority }) => {
+      const bullPriority = BULL_PRIORITY[priority];
+      return { name: "fanout", data: { triggerId }, opts: { ...fanoutJobOptions, jobId: fanoutJobId(triggerId), ...(bullPriority ? { priority: bullPriority } : {}) } };
+    }),
   );
 }
 

@@ -1,6 +1,7 @@
-// The outbox relay: the safety net between PostgreSQL and the fan-out queue. Every OUTBOX_POLL_MS it
-// queues accepted triggers whose fan-out has not committed in time (see relayOutboxBatch). Any
-// number may run at once.
+// The outbox relay and scheduler. Every OUTBOX_POLL_MS it queues accepted triggers whose fan-out has
+// not committed in time and scheduled ones that are due (see relayOutboxBatch), releases deferred
+// deliveries whose window has ended and removes expired notifications (see runDueWork). Any number
+// may run at once.
 import { env } from "@/server/env";
 import { closeDb } from "@/server/db";
 import { closeQueues } from "@/server/queues";
@@ -9,6 +10,7 @@ import { logger } from "@/server/logger";
 // A failed best-effort publish (its promise is not awaited by the emitter) must not kill the worker.
 process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
 import { pruneOldRows, relayOutboxBatch } from "@/server/outbox/relay-outbox";
+import { runDueWork } from "@/server/scheduling/run-due-work";
 
 let stopping = false;
 let wake: (() => void) | null = null;
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
       let moved: number;
       do moved = await relayOutboxBatch();
       while (moved > 0 && !stopping);
+      await runDueWork();
       if (Date.now() - lastPrune > 3_600_000) {
         lastPrune = Date.now();
         await pruneOldRows();

@@ -3,7 +3,8 @@ import { AppError } from "@/server/app-error";
 import { pool, withTransaction, type Sql } from "@/server/db";
 import { enqueueFanouts } from "@/server/queues";
 import { logger } from "@/server/logger";
-import type { TriggerAccepted, TriggerInput } from "@/server/notifications/notifications.schema";
+import type { Priority, TriggerAccepted, TriggerInput } from "@/server/notifications/notifications.schema";
+import { now } from "@/server/clock";
 
 export type CreateTriggerOptions = {
   input: TriggerInput;
@@ -13,6 +14,7 @@ export type CreateTriggerOptions = {
 };
 
 export type CreateTriggerResult = { status: number; body: TriggerAccepted | Record<string, unknown> };
+type Stored = CreateTriggerResult & { priority?: Priority; sendAt?: Date | null };
 
 const IDEMPOTENCY_TTL = "24 hours";
 
@@ -29,15 +31,19 @@ type Queryable = Pick<Sql, "query">;
  */
 export async function createTrigger(options: CreateTriggerOptions): Promise<CreateTriggerResult> {
   const result = await storeTrigger(options);
-  if (result.isNew) {
+  // A trigger with a sendAt in the future waits in the outbox; the relay queues it when it is due.
+  const scheduled = result.sendAt && result.sendAt.getTime() > now().getTime();
+  if (result.isNew && result.status === 202 && !scheduled) {
     // The fast path: queue the fan-out right after commit. If this fails (Redis down, crash right
     // here), the outbox relay finds the row unfinished after OUTBOX_GRACE_MS and queues it.
-    await enqueueFanouts([result.body.id as string]).catch((error: unknown) => logger.warn({ err: error }, "fan-out not queued; the outbox relay will"));
+    await enqueueFanouts([{ triggerId: result.body.id as string, priority: result.priority ?? "normal" }]).catch((error: unknown) =>
+      logger.warn({ err: error }, "fan-out not queued; the outbox relay will"),
+    );
   }
   return { status: result.status, body: result.body };
 }
 
-async function storeTrigger({ input, serviceKeyId, idempotency }: CreateTriggerOptions): Promise<CreateTriggerResult & { isNew: boolean }> {
+async function storeTrigger({ input, serviceKeyId, idempotency }: CreateTriggerOptions): Promise<Stored & { isNew: boolean }> {
   // Without a key, the single statement is its own transaction.
   if (!idempotency) return { ...(await insertTrigger(pool, input, serviceKeyId)), isNew: true };
   return withTransaction(async (sql) => {
@@ -95,11 +101,11 @@ async function claimIdempotencyKey(sql: Sql, scope: string, key: string, request
  * and atomic even outside a transaction). The type supplies defaults; when no row comes back, a
  * second look tells the caller why (unknown type, or a type without template and no title).
  */
-async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: string): Promise<CreateTriggerResult> {
+async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: string): Promise<Stored> {
   const explicit = Array.isArray(input.to) ? [...new Set(input.to)] : null;
   const topicKey = Array.isArray(input.to) ? null : input.to.topic;
   const id = uuidv7();
-  const { rows } = await sql.query<{ recipients: number }>(
+  const { rows } = await sql.query<{ recipients: number; priority: Priority; send_at: Date | null }>(
     `WITH type AS (
        SELECT priority, channels FROM notification_types
         WHERE key = $3 AND archived_at IS NULL AND (templates ? 'in_app' OR $9::text IS NOT NULL) AND ($13::text[] IS NULL OR $13::text[] <@ channels)
@@ -111,11 +117,11 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
               $6::jsonb, $7::jsonb, $8::jsonb, $9::text, $10::text, $11::jsonb, coalesce($12::text, type.priority),
               coalesce($13::text[], type.channels), $14::timestamptz, $15::timestamptz, $16::timestamptz
          FROM type
-       RETURNING id, recipients
+       RETURNING id, recipients, priority, send_at, created_at
      ), queued AS (
-       INSERT INTO outbox (trigger_id) SELECT id FROM inserted
+       INSERT INTO outbox (trigger_id, available_at) SELECT id, coalesce(send_at, created_at) FROM inserted
      )
-     SELECT recipients FROM inserted`,
+     SELECT recipients, priority, send_at FROM inserted`,
     [
       id,
       serviceKeyId,
@@ -136,7 +142,7 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
     ],
   );
   const row = rows[0];
-  if (row) return { status: 202, body: { id, status: "accepted", recipients: row.recipients } };
+  if (row) return { status: 202, body: { id, status: "accepted", recipients: row.recipients }, priority: row.priority, sendAt: row.send_at };
   const { rows: types } = await sql.query<{ channels: string[]; archived: boolean }>("SELECT channels, archived_at IS NOT NULL AS archived FROM notification_types WHERE key = $1", [input.type]);
   const type = types[0];
   if (!type) {

@@ -2,6 +2,8 @@ import { env } from "@/server/env";
 import { withTransaction, type Sql } from "@/server/db";
 import { enqueueFanouts, fanoutJobExists } from "@/server/queues";
 import { logger } from "@/server/logger";
+import { now } from "@/server/clock";
+import type { Priority } from "@/server/notifications/notifications.schema";
 
 const BATCH = 500;
 
@@ -18,13 +20,16 @@ const BATCH = 500;
  */
 export async function relayOutboxBatch(): Promise<number> {
   return withTransaction(async (sql) => {
-    const { rows } = await sql.query<{ id: number; trigger_id: string; attempts: number }>(
-      `SELECT id, trigger_id, attempts FROM outbox
-        WHERE done_at IS NULL
-          AND ((enqueued_at IS NULL AND created_at < now() - make_interval(secs => $1::float8 / 1000))
-               OR enqueued_at < now() - make_interval(secs => $2::float8 / 1000))
-        ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`,
-      [env.OUTBOX_GRACE_MS, env.OUTBOX_REDELIVER_MS, BATCH],
+    // A scheduled row (available later than it was written) is queued as soon as it is due; an
+    // immediate one only after the grace the web node has to queue it itself.
+    const { rows } = await sql.query<{ id: number; trigger_id: string; attempts: number; priority: Priority }>(
+      `SELECT o.id, o.trigger_id, o.attempts, t.priority FROM outbox o JOIN triggers t ON t.id = o.trigger_id
+        WHERE o.done_at IS NULL
+          AND ((o.enqueued_at IS NULL AND o.available_at <= $4::timestamptz
+                - CASE WHEN o.available_at > o.created_at THEN interval '0' ELSE make_interval(secs => $1::float8 / 1000) END)
+               OR o.enqueued_at < now() - make_interval(secs => $2::float8 / 1000))
+        ORDER BY o.available_at, o.id LIMIT $3 FOR UPDATE OF o SKIP LOCKED`,
+      [env.OUTBOX_GRACE_MS, env.OUTBOX_REDELIVER_MS, BATCH, now()],
     );
     if (rows.length === 0) return 0;
     const present = await Promise.all(rows.map((r) => fanoutJobExists(r.trigger_id)));
@@ -32,7 +37,7 @@ export async function relayOutboxBatch(): Promise<number> {
     const exhausted = missing.filter((r) => r.attempts >= env.OUTBOX_MAX_ATTEMPTS);
     const requeue = missing.filter((r) => r.attempts < env.OUTBOX_MAX_ATTEMPTS);
     if (exhausted.length > 0) await giveUp(sql, exhausted.map((r) => r.trigger_id));
-    if (requeue.length > 0) await enqueueFanouts(requeue.map((r) => r.trigger_id));
+    if (requeue.length > 0) await enqueueFanouts(requeue.map((r) => ({ triggerId: r.trigger_id, priority: r.priority })));
     await sql.query("UPDATE outbox SET enqueued_at = now() WHERE id = ANY($1::bigint[])", [rows.map((r) => r.id)]);
     if (requeue.length > 0) {
       await sql.query("UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])", [requeue.map((r) => r.id)]);
