@@ -9,6 +9,9 @@ import type { ClientToServerEvents, ServerToClientEvents, StateChangeEvent } fro
 import { adjustCount, applyChanges, applyReadAll, applyState, classifySeq, diffStates, newerCount, reuseUnchanged, revertState, shouldToast, upsertNotification, type StateKind } from "@/components/notifications/inbox-cache";
 import { createInboxApi, InboxApiError, type InboxApi, type InboxConnection, type InboxPage } from "@/components/notifications/inbox-api";
 
+/** The signed-in user's preferences; kept current by `preferences:updated` from other tabs and devices. */
+export const preferencesKey = ["preferences"] as const;
+
 export const inboxKeys = {
   all: ["inbox"] as const,
   latest: ["inbox", "latest"] as const,
@@ -231,6 +234,7 @@ export function NotificationProvider({ children, connection, navigate }: Provide
     socket.on("notifications:unarchived", state("unarchived"));
     socket.on("notifications:removed", state("removed"));
     socket.on("notifications:read_all", (event) => onSeq(event.seq, () => updateLists(client, (list) => applyReadAll(list, event.at))));
+    socket.on("preferences:updated", (preferences) => client.setQueryData(preferencesKey, preferences));
     socket.on("unread_count", (next) => client.setQueryData<UnreadCount>(inboxKeys.count, (current) => newerCount(current, next)));
 
     // Whenever the socket is not connected, poll the same catch-up.

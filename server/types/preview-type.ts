@@ -2,7 +2,7 @@
 // rendered with sample data, exactly as a send would render it, with warnings.
 import { AppError } from "@/server/app-error";
 import { renderChannel, templatesFor, type RenderContext } from "@/server/templates/render-notification";
-import { getTypeOrThrow } from "@/server/types/type-registry";
+import { findType, getTypeOrThrow } from "@/server/types/type-registry";
 import type { PreviewInput } from "@/server/types/types.schema";
 
 /** Sample data for what the preview request leaves out, so a template shows something sensible. */
@@ -16,8 +16,12 @@ const SAMPLE: RenderContext = {
 };
 
 export async function previewType(key: string, input: PreviewInput) {
-  const type = await getTypeOrThrow(key);
-  if (!type.channels.includes(input.channel)) throw new AppError("validation_failed", `Type '${key}' does not send on ${input.channel}.`, { details: [{ field: "channel", message: `must be one of ${type.channels.join(", ")}` }] });
+  // A type being created has no row yet: its unsaved templates can still be previewed.
+  const found = await findType(key);
+  if (!found && !input.templates) await getTypeOrThrow(key);
+  const type = found ?? { channels: [input.channel], templates: {}, locales: {}, templateVersion: 0 };
+  // Unsaved templates come with their own channels; saved ones must be for a channel the type sends on.
+  if (!input.templates && !type.channels.includes(input.channel)) throw new AppError("validation_failed", `Type '${key}' does not send on ${input.channel}.`, { details: [{ field: "channel", message: `must be one of ${type.channels.join(", ")}` }] });
   const actor = input.actor === undefined ? SAMPLE.actor : input.actor;
   const context: RenderContext = {
     actor,

@@ -1,0 +1,22 @@
+// /admin – the admin dashboard (admins only): types and templates, service keys
+import { notFound, redirect } from "next/navigation";
+import { getSessionUser } from "@/server/auth/get-session-user";
+import { AppShell } from "@/components/app-shell";
+import { AdminDashboard } from "@/components/admin/admin-dashboard";
+
+export const dynamic = "force-dynamic";
+
+export default async function AdminPage() {
+  const user = await getSessionUser();
+  if (!user) redirect("/");
+  // Not an admin: the page does not exist for them.
+  if (!user.isAdmin) notFound();
+  return (
+    <AppShell user={user}>
+      <main className="mx-auto w-full max-w-6xl flex-1 overflow-y-auto">
+        <h1 className="px-4 pt-4 text-xl font-semibold">Admin</h1>
+        <AdminDashboard />
+      </main>
+    </AppShell>
+  );
+}

@@ -1,0 +1,331 @@
+"use client";
+
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import type { Channel, Priority } from "@/server/notifications/notifications.schema";
+import type { Templates } from "@/server/types/types.schema";
+import { AdminApiError, adminApi, draftOf, newDraft, type FieldError, type NotificationType, type TypeDraft } from "@/components/admin/admin-api";
+import { TemplatePreview, type SampleData } from "@/components/admin/template-preview";
+
+const CHANNELS: Channel[] = ["in_app", "push", "email", "sms"];
+const CHANNEL_LABEL: Record<Channel, string> = { in_app: "In-app", push: "Push", email: "Email", sms: "SMS" };
+const PRIORITIES: Priority[] = ["urgent", "high", "normal", "low"];
+const CATEGORIES = ["transactional", "engagement", "promotional", "system"];
+
+/** The template fields of each channel, as the editor shows them. */
+const FIELDS: Record<Channel, { key: string; label: string; rows: number; required?: boolean }[]> = {
+  in_app: [
+    { key: "title", label: "Title", rows: 1, required: true },
+    { key: "body", label: "Body", rows: 2 },
+  ],
+  push: [
+    { key: "title", label: "Title", rows: 1, required: true },
+    { key: "body", label: "Body", rows: 2 },
+    { key: "url", label: "Opens (URL)", rows: 1 },
+  ],
+  email: [
+    { key: "subject", label: "Subject", rows: 1, required: true },
+    { key: "html", label: "HTML body (variables are escaped; add | raw to trust one)", rows: 8, required: true },
+    { key: "text", label: "Text body (optional; derived from the HTML when empty)", rows: 4 },
+  ],
+  sms: [{ key: "body", label: "Message", rows: 3, required: true }],
+};
+
+const input = "w-full rounded-md border border-slate-300 bg-transparent px-2 py-1 text-sm dark:border-slate-700";
+
+/** Types and templates: list, create, edit, duplicate, archive, with a live preview per channel. */
+export function TypesAdmin() {
+  const client = useQueryClient();
+  const types = useQuery({ queryKey: ["admin", "types"], queryFn: () => adminApi<{ types: NotificationType[] }>("/types") });
+  const [selected, setSelected] = useState<string | null>(null);
+  const [creating, setCreating] = useState(false);
+  // What the last save did; kept here because saving re-mounts the editor with the saved type.
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const current = types.data?.types.find((t) => t.key === selected) ?? null;
+  const refresh = () => client.invalidateQueries({ queryKey: ["admin", "types"] });
+
+  return (
+    <div className="grid gap-6 md:grid-cols-[14rem_1fr]">
+      <aside aria-label="Notification types">
+        <button
+          type="button"
+          onClick={() => {
+            setCreating(true);
+            setSelected(null);
+            setNotice(null);
+          }}
+          className="mb-3 w-full rounded-md bg-brand-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-brand-700"
+        >
+          New type
+        </button>
+        {types.isLoading && <p className="text-sm text-slate-500">Loading…</p>}
+        <ul className="space-y-1">
+          {types.data?.types.map((t) => (
+            <li key={t.key}>
+              <button
+                type="button"
+                aria-current={t.key === selected ? "true" : undefined}
+                onClick={() => {
+                  setSelected(t.key);
+                  setCreating(false);
+                  setNotice(null);
+                }}
+                className={`w-full rounded-md px-2 py-1.5 text-left text-sm ${t.key === selected ? "bg-slate-100 font-medium dark:bg-slate-800" : "hover:bg-slate-50 dark:hover:bg-slate-900"} ${t.archived ? "text-slate-400" : ""}`}
+              >
+                {t.name}
+                <span className="block text-xs text-slate-500">
+                  {t.key} · v{t.templateVersion}
+                  {t.archived ? " · archived" : ""}
+                </span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      </aside>
+      <div className="space-y-3">
+        {notice && (
+          <p role="status" className="text-sm text-emerald-700 dark:text-emerald-300">
+            {notice}
+          </p>
+        )}
+        {creating ? (
+          <TypeEditor
+            key="new"
+            isNew
+            initial={newDraft()}
+            onSaved={(key, text) => {
+              void refresh();
+              setCreating(false);
+              setSelected(key);
+              setNotice(text);
+            }}
+          />
+        ) : current ? (
+          <TypeEditor
+            key={`${current.key}:${current.updatedAt}`}
+            typeKey={current.key}
+            version={current.templateVersion}
+            initial={draftOf(current)}
+            onSaved={(key, text) => {
+              void refresh();
+              setSelected(key);
+              setNotice(text);
+            }}
+          />
+        ) : (
+          <p className="text-sm text-slate-500">Pick a type to edit it, or create a new one.</p>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: string; version?: number; initial: TypeDraft; isNew?: boolean; onSaved: (key: string, notice: string) => void }) {
+  const [key, setKey] = useState(typeKey ?? "");
+  const [draft, setDraft] = useState<TypeDraft>(initial);
+  const [errors, setErrors] = useState<FieldError[]>([]);
+  const [message, setMessage] = useState<string | null>(null);
+  const [channel, setChannel] = useState<Channel>(initial.channels[0] ?? "in_app");
+  const [sample, setSample] = useState<SampleData>({ actorName: "John Doe", data: '{\n  "excerpt": "Looks great!"\n}' });
+  const [busy, setBusy] = useState(false);
+
+  const update = (patch: Partial<TypeDraft>) => setDraft((d) => ({ ...d, ...patch }));
+  const setTemplate = (ch: Channel, field: string, value: string) =>
+    setDraft((d) => {
+      const existing = (d.templates[ch] ?? {}) as Record<string, unknown>;
+      const next = { ...existing, [field]: value };
+      if (value === "" && !FIELDS[ch].find((f) => f.key === field)?.required) delete next[field];
+      return { ...d, templates: { ...d.templates, [ch]: next } as Templates };
+    });
+  const toggleChannel = (ch: Channel, on: boolean) =>
+    setDraft((d) => {
+      const channels = on ? CHANNELS.filter((c) => c === ch || d.channels.includes(c)) : d.channels.filter((c) => c !== ch);
+      const templates = { ...d.templates };
+      if (!on) delete templates[ch];
+      return { ...d, channels, templates };
+    });
+  const fieldError = (path: string) => errors.filter((e) => e.field === path || e.field.startsWith(`${path}.`)).map((e) => e.message);
+
+  const save = async (body: TypeDraft, targetKey: string, done: string) => {
+    setBusy(true);
+    setErrors([]);
+    setMessage(null);
+    try {
+      const saved = await adminApi<NotificationType>(`/types/${encodeURIComponent(targetKey)}`, { method: "PUT", body: JSON.stringify(body) });
+      onSaved(saved.key, `${done}: ${saved.name} (template version ${saved.templateVersion}).`);
+    } catch (caught) {
+      setErrors(caught instanceof AdminApiError ? caught.details : []);
+      setMessage(`Not saved: ${(caught as Error).message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const templates = draft.templates as Record<Channel, Record<string, string> | undefined>;
+  return (
+    <section aria-label={isNew ? "New type" : `Edit ${typeKey}`} className="space-y-5">
+      <div className="flex flex-wrap items-center justify-between gap-2">
+        <h2 className="text-lg font-semibold">{isNew ? "New notification type" : `${draft.name || typeKey}`}</h2>
+        {!isNew && <span className="text-xs text-slate-500">template version {version}</span>}
+      </div>
+      {message && (
+        <p role="alert" className="text-sm text-red-700 dark:text-red-300">
+          {message}
+        </p>
+      )}
+      <div className="grid gap-3 sm:grid-cols-2">
+        <label className="text-sm">
+          Key
+          <input className={input} value={key} disabled={!isNew} onChange={(e) => setKey(e.target.value)} placeholder="e.g. invoice_paid" />
+        </label>
+        <label className="text-sm">
+          Name
+          <input className={input} value={draft.name} onChange={(e) => update({ name: e.target.value })} />
+          <FieldErrors messages={fieldError("name")} />
+        </label>
+        <label className="text-sm">
+          Category
+          <input className={input} list="categories" value={draft.category} onChange={(e) => update({ category: e.target.value })} />
+          <datalist id="categories">
+            {CATEGORIES.map((c) => (
+              <option key={c} value={c} />
+            ))}
+          </datalist>
+          <FieldErrors messages={fieldError("category")} />
+        </label>
+        <label className="text-sm">
+          Default priority
+          <select className={input} value={draft.priority} onChange={(e) => update({ priority: e.target.value as Priority })}>
+            {PRIORITIES.map((p) => (
+              <option key={p}>{p}</option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <fieldset className="text-sm">
+        <legend className="font-medium">Channels</legend>
+        <div className="mt-1 flex flex-wrap gap-4">
+          {CHANNELS.map((c) => (
+            <label key={c} className="flex items-center gap-1.5">
+              <input type="checkbox" className="accent-brand-600" checked={draft.channels.includes(c)} onChange={(e) => toggleChannel(c, e.target.checked)} />
+              {CHANNEL_LABEL[c]}
+            </label>
+          ))}
+        </div>
+        <FieldErrors messages={fieldError("channels")} />
+      </fieldset>
+      <div className="flex flex-wrap gap-4 text-sm">
+        <label className="flex items-center gap-1.5">
+          <input type="checkbox" className="accent-brand-600" checked={draft.optOut} onChange={(e) => update({ optOut: e.target.checked })} />
+          Users may turn it off
+        </label>
+        <label className="flex items-center gap-1.5">
+          <input type="checkbox" className="accent-brand-600" checked={draft.respectQuietHours} onChange={(e) => update({ respectQuietHours: e.target.checked })} />
+          Waits for quiet hours and do-not-disturb
+        </label>
+        <label className="flex items-center gap-1.5">
+          At most
+          <input
+            type="number"
+            min={1}
+            className={`${input} w-20`}
+            value={draft.limits?.perHour ?? ""}
+            onChange={(e) => update({ limits: e.target.value ? { ...draft.limits, perHour: Number(e.target.value) } : draft.limits?.perDay ? { perDay: draft.limits.perDay } : null })}
+          />
+          per hour per user (push, email, SMS)
+        </label>
+      </div>
+
+      <div className="grid gap-6 lg:grid-cols-2">
+        <div className="space-y-4">
+          <div role="tablist" aria-label="Channel templates" className="flex gap-1">
+            {draft.channels.map((c) => (
+              <button
+                key={c}
+                type="button"
+                role="tab"
+                aria-selected={channel === c}
+                onClick={() => setChannel(c)}
+                className={`rounded-md px-3 py-1 text-sm ${channel === c ? "bg-slate-100 font-medium dark:bg-slate-800" : "text-slate-500"}`}
+              >
+                {CHANNEL_LABEL[c]}
+              </button>
+            ))}
+          </div>
+          {draft.channels.includes(channel) && (
+            <div className="space-y-3">
+              {templates[channel] === undefined && channel === "in_app" && <p className="text-xs text-slate-500">Without an in-app template, every trigger must carry its own title.</p>}
+              {FIELDS[channel].map((f) => (
+                <label key={f.key} className="block text-sm">
+                  {f.label}
+                  <textarea
+                    aria-label={`${CHANNEL_LABEL[channel]} ${f.key}`}
+                    rows={f.rows}
+                    className={`${input} font-mono`}
+                    value={templates[channel]?.[f.key] ?? ""}
+                    onChange={(e) => setTemplate(channel, f.key, e.target.value)}
+                  />
+                  <FieldErrors messages={fieldError(`templates.${channel}.${f.key}`)} />
+                </label>
+              ))}
+              <p className="text-xs text-slate-500">
+                Liquid: <code>{"{{ actor.name }}"}</code>, <code>{"{{ actors }}"}</code>, <code>{"{{ actorCount }}"}</code>, <code>{"{{ target.url }}"}</code>, <code>{"{{ data.… }}"}</code>,{" "}
+                <code>{"{{ recipient.name }}"}</code>.
+              </p>
+            </div>
+          )}
+          <fieldset className="space-y-2 rounded-lg border border-dashed border-slate-300 p-3 text-sm dark:border-slate-700">
+            <legend className="px-1 text-xs font-medium text-slate-500">Sample data for the preview</legend>
+            <label className="block">
+              Actor name
+              <input className={input} value={sample.actorName} onChange={(e) => setSample((s) => ({ ...s, actorName: e.target.value }))} />
+            </label>
+            <label className="block">
+              data (JSON)
+              <textarea rows={3} className={`${input} font-mono`} value={sample.data} onChange={(e) => setSample((s) => ({ ...s, data: e.target.value }))} />
+            </label>
+          </fieldset>
+        </div>
+        <div>
+          <h3 className="mb-2 text-sm font-medium">Preview: {CHANNEL_LABEL[channel]}</h3>
+          {draft.channels.includes(channel) && <TemplatePreview typeKey={key} channel={channel} templates={draft.templates} sample={sample} />}
+        </div>
+      </div>
+
+      <div className="flex flex-wrap gap-2 border-t border-slate-200 pt-4 dark:border-slate-800">
+        <button type="button" disabled={busy || !key} onClick={() => void save(draft, key, isNew ? "Created" : "Saved")} className="rounded-md bg-brand-600 px-4 py-1.5 text-sm font-medium text-white hover:bg-brand-700 disabled:opacity-50">
+          {isNew ? "Create type" : "Save"}
+        </button>
+        {!isNew && (
+          <>
+            <button
+              type="button"
+              disabled={busy}
+              onClick={() => {
+                const copy = window.prompt("Key of the copy", `${key}_copy`);
+                if (copy) void save({ ...draft, name: `${draft.name} (copy)`, archived: false }, copy, `Duplicated as ${copy}`);
+              }}
+              className="rounded-md border border-slate-300 px-3 py-1.5 text-sm dark:border-slate-700"
+            >
+              Duplicate
+            </button>
+            <button
+              type="button"
+              disabled={busy}
+              onClick={() => void save({ ...draft, archived: !draft.archived }, key, draft.archived ? "Restored" : "Archived")}
+              className="rounded-md border border-slate-300 px-3 py-1.5 text-sm dark:border-slate-700"
+            >
+              {draft.archived ? "Restore" : "Archive"}
+            </button>
+          </>
+        )}
+      </div>
+    </section>
+  );
+}
+
+function FieldErrors({ messages }: { messages: string[] }) {
+  if (messages.length === 0) return null;
+  return <span className="mt-0.5 block text-xs text-red-700 dark:text-red-300">{messages.join("; ")}</span>;
+}

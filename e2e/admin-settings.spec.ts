@@ -1,0 +1,142 @@
+// The admin dashboard and the user's settings page in a real browser: an admin creates and edits a
+// type and watches the preview follow; a user turns a type off and the next trigger records it;
+// an admin signs in with a one-time link.
+import { execFileSync } from "node:child_process";
+import { expect, test } from "@playwright/test";
+import { baseUrl, openInbox, serviceKey, signIn, trigger, uniqueUserId } from "./fixtures";
+
+async function service(method: string, path: string, body?: unknown) {
+  const response = await fetch(`${baseUrl()}${path}`, { method, headers: { authorization: `Bearer ${serviceKey()}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  expect(response.status, `${method} ${path}`).toBeLessThan(300);
+  return response.json();
+}
+
+test("an admin creates a type, edits its template and sees the preview change, and saves a new version", async ({ browser }) => {
+  const adminId = uniqueUserId("admin");
+  await service("PUT", `/api/v1/users/${adminId}`, { name: "Ada Admin", role: "admin" });
+  const context = await browser.newContext({ baseURL: baseUrl() });
+  await signIn(context, adminId);
+  const page = await context.newPage();
+  await page.goto("/admin");
+  await expect(page.getByRole("heading", { name: "Admin" })).toBeVisible();
+
+  const key = `welcome_${Date.now()}`;
+  await page.getByRole("button", { name: "New type" }).click();
+  await page.getByLabel("Key").fill(key);
+  await page.getByLabel("Name", { exact: true }).fill("Welcome");
+  const title = page.getByRole("textbox", { name: "In-app title" });
+  await title.fill("Welcome, {{ recipient.name | default: 'friend' }}! {{ actor.name }} invited you.");
+  const preview = page.getByTestId("preview-in_app").getByTestId("preview-title");
+  await expect(preview).toHaveText("Welcome, Jane Roe! John Doe invited you.");
+  await page.getByLabel("Actor name").fill("Grace");
+  await expect(preview).toHaveText("Welcome, Jane Roe! Grace invited you.");
+  await page.getByRole("button", { name: "Create type" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Created" })).toContainText("template version 1");
+
+  // Edit: the preview follows every keystroke; a template that does not parse is refused by name.
+  await page.getByRole("button", { name: new RegExp(`^Welcome ${key}`) }).click();
+  const editTitle = page.getByRole("textbox", { name: "In-app title" });
+  await editTitle.fill("Hello {{ actor.name }}");
+  await expect(page.getByTestId("preview-in_app").getByTestId("preview-title")).toHaveText("Hello John Doe");
+  await editTitle.fill("Hello {% if actor %}");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "Not saved" })).toBeVisible();
+  await expect(page.getByText(/does not parse/).first()).toBeVisible();
+  await editTitle.fill("Hello {{ actor.name }}, welcome aboard");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved" })).toContainText("template version 2");
+
+  // Email and SMS previews: the email as a mail client shows it, SMS with its segments.
+  await page.getByRole("checkbox", { name: "SMS" }).check();
+  await page.getByRole("tab", { name: "SMS" }).click();
+  await page.getByRole("textbox", { name: "SMS body" }).fill("{{ actor.name }} says hi €");
+  await expect(page.getByTestId("sms-count")).toHaveText("18 characters · 1 segment (GSM-7)");
+
+  // The saved version is what triggers use.
+  const user = uniqueUserId("welcomed");
+  await trigger({ type: key, to: [user], actor: { id: "g", name: "Grace" } });
+  const token = (await service("POST", `/api/v1/users/${user}/token`, {})).token as string;
+  await expect
+    .poll(async () => {
+      const response = await fetch(`${baseUrl()}/api/notifications`, { headers: { authorization: `Bearer ${token}` } });
+      return ((await response.json()) as { notifications: { title: string }[] }).notifications[0]?.title;
+    })
+    .toBe("Hello Grace, welcome aboard");
+  await context.close();
+});
+
+test("a user turns a type off on the settings page; the next trigger records it suppressed, and the other tab follows", async ({ browser }) => {
+  const userId = uniqueUserId("settings");
+  await service("PUT", `/api/v1/users/${userId}`, { name: "Sam", email: `${userId}@example.com` });
+  const inbox = await openInbox(browser, userId);
+  const page = await inbox.context().newPage();
+  await page.goto("/settings/notifications");
+  await expect(page.getByRole("heading", { name: "Notification settings" })).toBeVisible();
+  const commentEmail = page.getByRole("checkbox", { name: "Comment: Email" });
+  await expect(commentEmail).toBeChecked();
+  // A required type cannot be turned off.
+  await expect(page.getByRole("checkbox", { name: "System message: Email" })).toBeDisabled();
+
+  // A second tab of the same user has the page open too.
+  const other = await inbox.context().newPage();
+  await other.goto("/settings/notifications");
+  await expect(other.getByRole("checkbox", { name: "Comment: Email" })).toBeChecked();
+
+  await commentEmail.uncheck();
+  await expect(page.getByText("Saved. Applies to the next notification.")).toBeVisible();
+  await expect(other.getByRole("checkbox", { name: "Comment: Email" }), "the other tab hears preferences:updated").not.toBeChecked();
+
+  const accepted = await trigger({ type: "comment", to: [userId], actor: { id: "a", name: "Ann" }, data: { excerpt: "hi" } });
+  const status = await expect
+    .poll(async () => {
+      const s = (await service("GET", `/api/v1/notifications/${accepted.id}`)) as { status: string; outcomes: { channel: string; status: string; reason?: string }[] };
+      return s.status === "completed" ? s.outcomes.find((o) => o.channel === "email") : undefined;
+    })
+    .toEqual(expect.objectContaining({ status: "suppressed", reason: "type_muted" }));
+  void status;
+  // The inbox still got it.
+  await expect(inbox.getByTestId("notification-badge")).toHaveText("1");
+
+  // Quiet hours and do-not-disturb are saved from the page too.
+  await page.getByRole("checkbox", { name: "Use quiet hours" }).check();
+  await expect(page.getByLabel("From")).toHaveValue("22:00");
+  await page.getByRole("button", { name: "For 1 hour" }).click();
+  await expect(page.getByTestId("dnd-status")).toContainText("On until");
+  const saved = (await (await page.request.get("/api/preferences")).json()) as { quietHours: { start: string; end: string } | null; dndUntil: string | null };
+  expect(saved.quietHours).toMatchObject({ start: "22:00", end: "07:00" });
+  expect(Date.parse(saved.dndUntil!)).toBeGreaterThan(Date.now());
+  await inbox.context().close();
+});
+
+test("an admin signs in with a one-time link from `npm run admin:link`, which works once", async ({ browser }) => {
+  const adminId = uniqueUserId("linked");
+  const output = execFileSync("npx", ["tsx", "scripts/admin-link.ts", adminId, "--grant"], {
+    env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL, REDIS_URL: process.env.E2E_REDIS_URL, PUBLIC_URL: baseUrl(), LOG_LEVEL: "silent" },
+    encoding: "utf8",
+  });
+  const link = output.trim().split("\n").find((line) => line.includes("/auth/sign-in#"))!;
+  expect(link).toMatch(new RegExp(`^${baseUrl()}/auth/sign-in#[A-Za-z0-9_-]{40,}$`));
+  const context = await browser.newContext({ baseURL: baseUrl() });
+  const page = await context.newPage();
+  await page.goto(link);
+  // The token leaves the address bar before anything else happens.
+  await expect(page).toHaveURL(`${baseUrl()}/auth/sign-in`);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(`${baseUrl()}/admin`);
+  await expect(page.getByRole("heading", { name: "Admin" })).toBeVisible();
+
+  // Used up: a second browser gets an explanation, not a session.
+  const again = await (await browser.newContext({ baseURL: baseUrl() })).newPage();
+  await again.goto(link);
+  await again.getByRole("button", { name: "Sign in" }).click();
+  await expect(again).toHaveURL(/\/auth\/sign-in\?error=link$/);
+  await expect(again.getByRole("alert").filter({ hasText: "sign-in link" })).toContainText("already used or has expired");
+  // And a non-admin never sees the dashboard.
+  const plain = await browser.newContext({ baseURL: baseUrl() });
+  await signIn(plain, uniqueUserId("plain"));
+  const plainPage = await plain.newPage();
+  expect((await plainPage.goto("/admin"))?.status()).toBe(404);
+  await context.close();
+  await again.context().close();
+  await plain.close();
+});
