@@ -229,7 +229,7 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
           <input
             type="number"
             min={1}
-            className={`${input} w-20`}
+            className="w-20 rounded-md border border-slate-300 bg-transparent px-2 py-1 text-sm dark:border-slate-700"
             value={draft.limits?.perHour ?? ""}
             onChange={(e) => update({ limits: e.target.value ? { ...draft.limits, perHour: Number(e.target.value) } : draft.limits?.perDay ? { perDay: draft.limits.perDay } : null })}
           />

@@ -378,6 +378,10 @@ describe("fields stored for the routing release", () => {
     expect(reply.status).toBe(202);
     const { rows } = await db.query("SELECT channels, priority, send_at, expires_at FROM triggers WHERE id = $1", [reply.body.id]);
     expect(rows[0]).toEqual({ channels: ["in_app", "email"], priority: "urgent", send_at: new Date(sendAt), expires_at: new Date(expiresAt) });
+    // sendAt holds it (tests/system/scheduling.test.ts shows it firing); the same without sendAt arrives now.
+    expect((await service.status(reply.body.id)).body).toMatchObject({ status: "accepted", sendAt });
+    const now = await service.trigger({ type: "comment", to: [user], channels: ["in_app", "email"], priority: "urgent", expiresAt });
+    expect(now.status).toBe(202);
     const inbox = userClient(web1, await service.token(user));
     const page = await eventually(async () => {
       const r = await inbox.list();
