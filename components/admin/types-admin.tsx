@@ -215,6 +215,23 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
         </div>
         <FieldErrors messages={fieldError("channels")} />
       </fieldset>
+      <fieldset className="text-sm" disabled={!draft.optOut}>
+        <legend className="font-medium">On by default (for users who have not chosen)</legend>
+        <div className="mt-1 flex flex-wrap gap-4">
+          {draft.channels.map((c) => (
+            <label key={c} className="flex items-center gap-1.5">
+              <input
+                type="checkbox"
+                aria-label={`${CHANNEL_LABEL[c]} on by default`}
+                className="accent-brand-600"
+                checked={draft.defaults[c] !== false}
+                onChange={(e) => update({ defaults: { ...draft.defaults, [c]: e.target.checked } })}
+              />
+              {CHANNEL_LABEL[c]}
+            </label>
+          ))}
+        </div>
+      </fieldset>
       <div className="flex flex-wrap gap-4 text-sm">
         <label className="flex items-center gap-1.5">
           <input type="checkbox" className="accent-brand-600" checked={draft.optOut} onChange={(e) => update({ optOut: e.target.checked })} />

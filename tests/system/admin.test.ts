@@ -108,6 +108,24 @@ describe("types and templates", () => {
     expect(status.outcomes.find((o: { channel: string }) => o.channel === "sms")).toMatchObject({ status: "suppressed", reason: "channel_disabled" });
   });
 
+  it("renders a template that reads the recipient once per recipient, each with only their own profile", async () => {
+    const key = uniqueId("personal");
+    const body = typeBody({ channels: ["in_app"], templates: { in_app: { title: "Hi {{ recipient.name }}", body: "{{ recipient.email }}{{ recipient.phone }}" } } });
+    expect((await admin("PUT", `/types/${key}`, body)).status).toBe(200);
+    const people = [
+      { id: uniqueId("p"), name: "Noor" },
+      { id: uniqueId("p"), name: "Ravi" },
+    ];
+    for (const p of people) expect((await service.call("PUT", `/api/v1/users/${p.id}`, { name: p.name, email: `${p.id}@example.com`, phone: "+4915112345678" })).status).toBe(200);
+    expect((await service.trigger({ type: key, to: people.map((p) => p.id) })).status).toBe(202);
+    for (const p of people) {
+      const inbox = userClient(web1, await service.token(p.id));
+      const n = await eventually(async () => (await inbox.list()).body.notifications[0]);
+      // Their own name; contact details are not template variables at all.
+      expect(n).toMatchObject({ title: `Hi ${p.name}`, body: "" });
+    }
+  });
+
   it("refuses a template that does not parse, naming the field, and stores nothing", async () => {
     const key = uniqueId("broken");
     const body = typeBody();
