@@ -65,6 +65,54 @@ test("an admin creates a type, edits its template and sees the preview change, a
   await context.close();
 });
 
+test("an admin adds a language variant and an action button, duplicates and archives a type", async ({ browser }) => {
+  const adminId = uniqueUserId("admin");
+  await service("PUT", `/api/v1/users/${adminId}`, { name: "Ada Admin", role: "admin" });
+  const key = `promo_${Date.now()}`;
+  await service("PUT", `/api/v1/admin/types/${key}`, { name: "Promo", category: "promotional", channels: ["in_app"], templates: { in_app: { title: "Sale: {{ data.pct }}% off", body: "" } } });
+  const context = await browser.newContext({ baseURL: baseUrl() });
+  await signIn(context, adminId);
+  const page = await context.newPage();
+  page.on("dialog", (dialog) => void dialog.accept(dialog.message().startsWith("Language") ? "de" : `${key}_copy`));
+  await page.goto("/admin");
+  await page.getByRole("button", { name: new RegExp(`^Promo ${key}`) }).click();
+  await page.getByLabel("data (JSON)").fill('{ "pct": 20 }');
+  const preview = page.getByTestId("preview-in_app").getByTestId("preview-title");
+  await expect(preview).toHaveText("Sale: 20% off");
+
+  // A German variant: the preview shows it for "de", the default stays.
+  await page.getByRole("button", { name: "Add language" }).click();
+  await expect(page.getByLabel("Language")).toHaveValue("de");
+  await page.getByRole("textbox", { name: "In-app title" }).fill("Angebot: {{ data.pct }} % Rabatt");
+  await expect(preview).toHaveText("Angebot: 20 % Rabatt");
+  await page.getByLabel("Language").selectOption("");
+  await expect(preview).toHaveText("Sale: 20% off");
+  // An action button, rendered in the preview.
+  await page.getByRole("button", { name: "Add a button" }).click();
+  await page.getByLabel("Action 1 label").fill("Shop now");
+  await page.getByLabel("Action 1 URL").fill("/shop?pct={{ data.pct }}");
+  await expect(page.getByTestId("preview-in_app")).toContainText("Shop now");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved" })).toContainText("template version 2");
+  const saved = (await service("GET", `/api/v1/admin/types/${key}`)) as { locales: Record<string, { in_app: { title: string } }>; templates: { in_app: { actions: { label: string; url: string }[] } } };
+  expect(saved.locales.de?.in_app.title).toBe("Angebot: {{ data.pct }} % Rabatt");
+  expect(saved.templates.in_app.actions).toEqual([{ id: "action_1", label: "Shop now", kind: "navigate", url: "/shop?pct={{ data.pct }}" }]);
+
+  // Duplicate, then archive the copy: it stays listed as archived and takes no triggers.
+  await page.getByRole("button", { name: "Duplicate" }).click();
+  await expect(page.getByRole("status").filter({ hasText: `Duplicated as ${key}_copy` })).toBeVisible();
+  await page.getByRole("button", { name: "Archive" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Archived" })).toBeVisible();
+  await expect(page.getByRole("button", { name: new RegExp(`${key}_copy · v1 · archived`) })).toBeVisible();
+  const refused = await fetch(`${baseUrl()}/api/v1/notifications`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${serviceKey()}`, "content-type": "application/json" },
+    body: JSON.stringify({ type: `${key}_copy`, to: [uniqueUserId("u")] }),
+  });
+  expect(refused.status).toBe(422);
+  await context.close();
+});
+
 test("a user turns a type off on the settings page; the next trigger records it suppressed, and the other tab follows", async ({ browser }) => {
   const userId = uniqueUserId("settings");
   await service("PUT", `/api/v1/users/${userId}`, { name: "Sam", email: `${userId}@example.com` });

@@ -13,10 +13,10 @@ export type SampleData = { actorName: string; data: string };
  * The live preview of one channel: the editor's unsaved templates rendered by the server exactly as
  * a send would render them, with the sample data, re-rendered shortly after every keystroke.
  */
-export function TemplatePreview({ typeKey, channel, templates, sample }: { typeKey: string; channel: Channel; templates: Templates; sample: SampleData }) {
+export function TemplatePreview({ typeKey, channel, templates, locales, locale, sample }: { typeKey: string; channel: Channel; templates: Templates; locales?: Record<string, Templates>; locale?: string; sample: SampleData }) {
   const [preview, setPreview] = useState<Preview | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const body = JSON.stringify({ templates, sample });
+  const body = JSON.stringify({ templates, locales, locale, sample });
 
   useEffect(() => {
     let cancelled = false;
@@ -31,7 +31,7 @@ export function TemplatePreview({ typeKey, channel, templates, sample }: { typeK
       try {
         const result = await adminApi<Preview>(`/types/${encodeURIComponent(typeKey || "draft")}/preview`, {
           method: "POST",
-          body: JSON.stringify({ channel, templates, data, actor: { id: "sample-actor", name: sample.actorName } }),
+          body: JSON.stringify({ channel, templates, locales, locale, data, actor: { id: "sample-actor", name: sample.actorName } }),
         });
         if (!cancelled) {
           setPreview(result);

@@ -21,6 +21,7 @@ const FIELDS: Record<Channel, { key: string; label: string; rows: number; requir
   push: [
     { key: "title", label: "Title", rows: 1, required: true },
     { key: "body", label: "Body", rows: 2 },
+    { key: "icon", label: "Icon (URL)", rows: 1 },
     { key: "url", label: "Opens (URL)", rows: 1 },
   ],
   email: [
@@ -129,15 +130,20 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
   const [channel, setChannel] = useState<Channel>(initial.channels[0] ?? "in_app");
   const [sample, setSample] = useState<SampleData>({ actorName: "John Doe", data: '{\n  "excerpt": "Looks great!"\n}' });
   const [busy, setBusy] = useState(false);
+  // "" edits the default templates; a locale edits that language's variant (overrides per channel).
+  const [locale, setLocale] = useState("");
 
   const update = (patch: Partial<TypeDraft>) => setDraft((d) => ({ ...d, ...patch }));
   const setTemplate = (ch: Channel, field: string, value: string) =>
     setDraft((d) => {
-      const existing = (d.templates[ch] ?? {}) as Record<string, unknown>;
-      const next = { ...existing, [field]: value };
+      const source = locale ? (d.locales[locale]?.[ch] ?? d.templates[ch]) : d.templates[ch];
+      const next: Record<string, unknown> = { ...(source as Record<string, unknown> | undefined), [field]: value };
       if (value === "" && !FIELDS[ch].find((f) => f.key === field)?.required) delete next[field];
-      return { ...d, templates: { ...d.templates, [ch]: next } as Templates };
+      if (!locale) return { ...d, templates: { ...d.templates, [ch]: next } as Templates };
+      return { ...d, locales: { ...d.locales, [locale]: { ...d.locales[locale], [ch]: next } as Templates } };
     });
+  const setActions = (actions: NonNullable<NonNullable<Templates["in_app"]>["actions"]>) =>
+    setDraft((d) => ({ ...d, templates: { ...d.templates, in_app: { title: "", body: "", ...d.templates.in_app, actions: actions.length > 0 ? actions : undefined } } }));
   const toggleChannel = (ch: Channel, on: boolean) =>
     setDraft((d) => {
       const channels = on ? CHANNELS.filter((c) => c === ch || d.channels.includes(c)) : d.channels.filter((c) => c !== ch);
@@ -162,7 +168,8 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
     }
   };
 
-  const templates = draft.templates as Record<Channel, Record<string, string> | undefined>;
+  const shown = (locale ? { ...draft.templates, ...draft.locales[locale] } : draft.templates) as Record<Channel, Record<string, string> | undefined>;
+  const overridden = (ch: Channel) => Boolean(locale && draft.locales[locale]?.[ch]);
   return (
     <section aria-label={isNew ? "New type" : `Edit ${typeKey}`} className="space-y-5">
       <div className="flex flex-wrap items-center justify-between gap-2">
@@ -270,9 +277,39 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
               </button>
             ))}
           </div>
+          <div className="flex flex-wrap items-center gap-2 text-sm">
+            <label className="flex items-center gap-1.5">
+              Language
+              <select aria-label="Language" value={locale} onChange={(e) => setLocale(e.target.value)} className="rounded-md border border-slate-300 bg-transparent px-2 py-1 dark:border-slate-700">
+                <option value="">Default</option>
+                {Object.keys(draft.locales).map((l) => (
+                  <option key={l} value={l}>
+                    {l}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <button
+              type="button"
+              className="text-xs text-brand-600 underline"
+              onClick={() => {
+                const code = window.prompt("Language code (e.g. de, pt-BR)")?.trim();
+                if (!code) return;
+                setDraft((d) => ({ ...d, locales: { ...d.locales, [code]: d.locales[code] ?? {} } }));
+                setLocale(code);
+              }}
+            >
+              Add language
+            </button>
+            {locale && (
+              <span className="text-xs text-slate-500">
+                {overridden(channel) ? `${CHANNEL_LABEL[channel]} has its own ${locale} text.` : `${CHANNEL_LABEL[channel]} falls back to the default until you edit it here.`}
+              </span>
+            )}
+          </div>
           {draft.channels.includes(channel) && (
             <div className="space-y-3">
-              {templates[channel] === undefined && channel === "in_app" && <p className="text-xs text-slate-500">Without an in-app template, every trigger must carry its own title.</p>}
+              {shown[channel] === undefined && channel === "in_app" && <p className="text-xs text-slate-500">Without an in-app template, every trigger must carry its own title.</p>}
               {FIELDS[channel].map((f) => (
                 <label key={f.key} className="block text-sm">
                   {f.label}
@@ -280,12 +317,13 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
                     aria-label={`${CHANNEL_LABEL[channel]} ${f.key}`}
                     rows={f.rows}
                     className={`${input} font-mono`}
-                    value={templates[channel]?.[f.key] ?? ""}
+                    value={shown[channel]?.[f.key] ?? ""}
                     onChange={(e) => setTemplate(channel, f.key, e.target.value)}
                   />
                   <FieldErrors messages={fieldError(`templates.${channel}.${f.key}`)} />
                 </label>
               ))}
+              {channel === "in_app" && !locale && <ActionsEditor actions={draft.templates.in_app?.actions ?? []} onChange={setActions} />}
               <p className="text-xs text-slate-500">
                 Liquid: <code>{"{{ actor.name }}"}</code>, <code>{"{{ actors }}"}</code>, <code>{"{{ actorCount }}"}</code>, <code>{"{{ target.url }}"}</code>, <code>{"{{ data.… }}"}</code>,{" "}
                 <code>{"{{ recipient.name }}"}</code>.
@@ -306,7 +344,8 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
         </div>
         <div>
           <h3 className="mb-2 text-sm font-medium">Preview: {CHANNEL_LABEL[channel]}</h3>
-          {draft.channels.includes(channel) && <TemplatePreview typeKey={key} channel={channel} templates={draft.templates} sample={sample} />}
+          {draft.channels.includes(channel) && <TemplatePreview typeKey={key} channel={channel} templates={draft.templates} locales={draft.locales} locale={locale || undefined} sample={sample} />}
+          {!isNew && typeKey && <VersionHistory typeKey={typeKey} version={version ?? 0} />}
         </div>
       </div>
 
@@ -345,4 +384,58 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
 function FieldErrors({ messages }: { messages: string[] }) {
   if (messages.length === 0) return null;
   return <span className="mt-0.5 block text-xs text-red-700 dark:text-red-300">{messages.join("; ")}</span>;
+}
+
+type ActionTemplate = NonNullable<NonNullable<Templates["in_app"]>["actions"]>[number];
+
+/** The in-app action buttons: label, what it does, and its URL (Liquid allowed). */
+function ActionsEditor({ actions, onChange }: { actions: ActionTemplate[]; onChange: (actions: ActionTemplate[]) => void }) {
+  const set = (i: number, patch: Partial<ActionTemplate>) => onChange(actions.map((a, j) => (j === i ? { ...a, ...patch } : a)));
+  return (
+    <fieldset className="space-y-2 text-sm">
+      <legend className="font-medium">Action buttons</legend>
+      {actions.map((a, i) => (
+        <div key={i} className="flex flex-wrap items-center gap-2">
+          <input aria-label={`Action ${i + 1} label`} className="w-28 rounded-md border border-slate-300 bg-transparent px-2 py-1 dark:border-slate-700" value={a.label} onChange={(e) => set(i, { label: e.target.value })} />
+          <select aria-label={`Action ${i + 1} kind`} className="rounded-md border border-slate-300 bg-transparent px-2 py-1 dark:border-slate-700" value={a.kind} onChange={(e) => set(i, { kind: e.target.value as ActionTemplate["kind"] })}>
+            <option value="navigate">opens a page</option>
+            <option value="api_call">calls your API</option>
+            <option value="dismiss">dismisses</option>
+          </select>
+          {a.kind !== "dismiss" && (
+            <input aria-label={`Action ${i + 1} URL`} placeholder={a.kind === "api_call" ? "/api/…" : "{{ target.url }}"} className="min-w-0 flex-1 rounded-md border border-slate-300 bg-transparent px-2 py-1 font-mono dark:border-slate-700" value={a.url ?? ""} onChange={(e) => set(i, { url: e.target.value || undefined })} />
+          )}
+          <button type="button" aria-label={`Remove action ${i + 1}`} className="text-slate-400 hover:text-red-600" onClick={() => onChange(actions.filter((_, j) => j !== i))}>
+            ×
+          </button>
+        </div>
+      ))}
+      {actions.length < 5 && (
+        <button type="button" className="text-xs text-brand-600 underline" onClick={() => onChange([...actions, { id: `action_${actions.length + 1}`, label: "Open", kind: "navigate", url: "{{ target.url }}" }])}>
+          Add a button
+        </button>
+      )}
+    </fieldset>
+  );
+}
+
+/** Every saved version of the templates, newest first. */
+function VersionHistory({ typeKey, version }: { typeKey: string; version: number }) {
+  const versions = useQuery({
+    queryKey: ["admin", "versions", typeKey, version],
+    queryFn: () => adminApi<{ versions: { version: number; savedBy: string | null; createdAt: string }[] }>(`/types/${encodeURIComponent(typeKey)}/versions`),
+  });
+  return (
+    <details className="mt-4 text-sm">
+      <summary className="cursor-pointer text-slate-500">Template versions ({versions.data?.versions.length ?? "…"})</summary>
+      <ol className="mt-2 space-y-1 text-xs text-slate-500">
+        {versions.data?.versions.map((v) => (
+          <li key={v.version}>
+            v{v.version} · {new Date(v.createdAt).toLocaleString()} · {v.savedBy ?? "unknown"}
+            {v.version === version ? " · current" : ""}
+          </li>
+        ))}
+      </ol>
+    </details>
+  );
 }

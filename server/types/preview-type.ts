@@ -31,7 +31,7 @@ export async function previewType(key: string, input: PreviewInput) {
     data: input.data ?? SAMPLE.data,
     recipient: input.recipient ?? SAMPLE.recipient,
   };
-  const templates = templatesFor(input.templates ?? type.templates, type.locales, input.locale);
+  const templates = templatesFor(input.templates ?? type.templates, input.locales ?? type.locales, input.locale);
   const rendered = await renderChannel(templates, input.channel, context).catch((error: unknown) => {
     // E.g. the render limit: the template parses but takes too long. A send would fall back; say so here.
     const message = (error as Error).message.split("\n")[0]!.slice(0, 300);

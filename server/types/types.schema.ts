@@ -91,5 +91,7 @@ export const previewInputSchema = z.strictObject({
   recipient: z.record(z.string(), z.unknown()).optional(),
   /** Templates not saved yet (the dashboard's live preview); default: the saved ones. */
   templates: templatesSchema.optional(),
+  /** Unsaved locale variants (with `templates`); default: the saved ones. */
+  locales: z.record(localeSchema, templatesSchema).optional(),
 });
 export type PreviewInput = z.infer<typeof previewInputSchema>;
