@@ -1,6 +1,7 @@
 // `npm start`: runs the whole built system on PORT — one web node (Next.js + Socket.IO), the outbox
-// relay and the fan-out worker — each as its own process, restarted if it dies. Each part can also
-// be started alone (npm run start:web | start:relay | start:fanout) to scale them independently.
+// relay, the fan-out worker and the channel workers — each as its own process, restarted if it dies.
+// Each part can also be started alone (npm run start:web | start:relay | start:fanout | start:channels)
+// to scale them independently.
 import { fork, type ChildProcess } from "node:child_process";
 import { env } from "@/server/env";
 
@@ -8,6 +9,7 @@ const parts = [
   { name: "web", entry: "server.ts" },
   { name: "relay", entry: "workers/relay.ts" },
   { name: "fanout", entry: "workers/fanout.ts" },
+  { name: "channels", entry: "workers/channels.ts" },
 ] as const;
 
 const children = new Map<string, ChildProcess>();

@@ -46,7 +46,20 @@ const envSchema = z
     CHANGES_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     /** Tests only: lets the test suite move this process's clock forward (server/clock.ts). Never in production. */
     TEST_CLOCK: booleanish.default(false),
-    // Providers (used by the channel workers; optional until then).
+    // Channel delivery (workers/channels.ts).
+    /** Provider rate limits, shared by every channel worker process through Redis. */
+    EMAIL_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(50),
+    SMS_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(10),
+    /** Sending attempts per delivery before it goes to the dead-letter queue. */
+    EMAIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+    SMS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
+    /** First retry delay; each next one doubles, with jitter, up to CHANNEL_BACKOFF_MAX_MS. */
+    CHANNEL_BACKOFF_MS: z.coerce.number().int().min(10).max(600_000).default(2_000),
+    CHANNEL_BACKOFF_MAX_MS: z.coerce.number().int().min(100).max(86_400_000).default(600_000),
+    CHANNEL_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    /** A queued email or SMS whose job is gone is queued again after this long. */
+    DELIVERY_REDELIVER_MS: z.coerce.number().int().min(100).max(86_400_000).default(120_000),
+    // Providers.
     RESEND_API_KEY: z.string().optional(),
     RESEND_BASE_URL: z.url().optional(),
     EMAIL_FROM: z.string().optional(),

@@ -7,6 +7,7 @@ import { closePublisher } from "@/server/realtime/publish";
 import { closeRedis } from "@/server/redis";
 import { bullPrefix, fanoutJobSchema, queueNames, type FanoutJob } from "@/server/queues";
 import { fanOutTrigger } from "@/server/notifications/fan-out-trigger";
+import { closeChannelQueues } from "@/server/channels/channel-queues";
 import { logger } from "@/server/logger";
 
 // A failed best-effort publish (its promise is not awaited by the emitter) must not kill the worker.
@@ -35,7 +36,7 @@ worker.on("ready", () => {
 
 async function shutdown(): Promise<void> {
   await worker.close();
-  await Promise.allSettled([closeDb(), closePublisher(), closeRedis()]);
+  await Promise.allSettled([closeDb(), closePublisher(), closeRedis(), closeChannelQueues()]);
   process.exit(0);
 }
 process.on("SIGINT", () => void shutdown());

@@ -5,6 +5,7 @@
 import { env } from "@/server/env";
 import { closeDb } from "@/server/db";
 import { closeQueues } from "@/server/queues";
+import { closeChannelQueues } from "@/server/channels/channel-queues";
 import { logger } from "@/server/logger";
 
 // A failed best-effort publish (its promise is not awaited by the emitter) must not kill the worker.
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
     if (!stopping) await sleep(env.OUTBOX_POLL_MS);
   }
   await closeQueues();
+  await closeChannelQueues();
   await closeDb();
   process.exit(0);
 }

@@ -11,6 +11,7 @@ import { decideDelivery, type Decision, type RoutingType } from "@/server/routin
 import { takeRateLimits, type Limits } from "@/server/routing/rate-limits";
 import { readsRecipient, renderChannel, templatesFor, type RenderContext } from "@/server/templates/render-notification";
 import type { Templates } from "@/server/types/types.schema";
+import { enqueueDeliveries, isSendingChannel, SENDING_CHANNELS, type DeliveryRef } from "@/server/channels/channel-queues";
 
 type TriggerRow = {
   id: string;
@@ -70,6 +71,10 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
     inserted += chunk.rows.length;
     await publishing;
     publishing = publishChunk(renderer.shared, chunk.rows);
+    // Email and SMS go to their workers; if this fails, the relay finds them still queued.
+    if (chunk.toSend && chunk.toSend.length > 0) {
+      await enqueueDeliveries(chunk.toSend).catch((error: unknown) => logger.warn({ err: error, triggerId }, "deliveries not queued; the relay will"));
+    }
     if (chunk.isLast) break;
   }
   await publishing;
@@ -150,7 +155,7 @@ const RECIPIENT_COLUMNS = "u.name, u.email, u.phone, u.timezone, u.locale, u.pre
  *    complete the trigger and its outbox row.
  * Should a chunk ever be offered twice, the unique keys refuse it and the transaction rolls back.
  */
-async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSize: number): Promise<{ rows: InsertedRow[]; isLast: boolean }> {
+async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSize: number): Promise<{ rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[] }> {
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
@@ -219,8 +224,9 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
          INSERT INTO notification_changes (user_id, seq, kind, notification_id, notification_at, at)
          SELECT user_id, seq, 'new', id, $18::timestamptz, $18::timestamptz FROM inserted
        ), decided AS (
-         INSERT INTO deliveries (trigger_id, user_id, channel, status, reason, deliver_at, template_version, created_at)
-         SELECT $1::uuid, d.user_id, d.channel, d.status, d.reason, d.deliver_at, $19, $18::timestamptz
+         INSERT INTO deliveries (trigger_id, user_id, channel, status, reason, deliver_at, template_version, created_at, enqueued_at)
+         SELECT $1::uuid, d.user_id, d.channel, d.status, d.reason, d.deliver_at, $19, $18::timestamptz,
+                CASE WHEN d.status = 'queued' AND d.channel = ANY($27::text[]) THEN now() END
            FROM unnest($20::text[], $21::text[], $22::text[], $23::text[], $24::timestamptz[]) AS d(user_id, channel, status, reason, deliver_at)
        ), progress AS (
          UPDATE triggers SET fanout_cursor = $25, fanout_count = fanout_count + cardinality($2::text[]), template_version = $19,
@@ -259,10 +265,15 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
         others.deliverAt,
         nextCursor,
         isLast,
+        SENDING_CHANNELS,
       ],
     );
     await client.query("COMMIT");
-    return { rows: rows.map((r) => ({ ...r, text: distinct[r.idx - 1]! })), isLast };
+    const toSend: DeliveryRef[] = [];
+    others.channel.forEach((channel, i) => {
+      if (others.status[i] === "queued" && isSendingChannel(channel)) toSend.push({ triggerId: trigger.id, userId: others.user[i]!, channel, priority: trigger.priority as Priority });
+    });
+    return { rows: rows.map((r) => ({ ...r, text: distinct[r.idx - 1]! })), isLast, toSend };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw error;

@@ -19,7 +19,7 @@ export type SystemInfo = { webUrls: string[]; databaseUrl: string; redisUrl: str
 export type System = SystemInfo & {
   processes: Proc[];
   env: NodeJS.ProcessEnv;
-  startPart: (part: "web" | "relay" | "fanout", envOverride?: Record<string, string>) => Promise<Proc>;
+  startPart: (part: "web" | "relay" | "fanout" | "channels", envOverride?: Record<string, string>) => Promise<Proc>;
   stop: () => Promise<void>;
 };
 
@@ -83,7 +83,7 @@ export async function startPrivateRedis(): Promise<{ url: string; port: number; 
   };
 }
 
-const entries = { web: "server.ts", relay: "workers/relay.ts", fanout: "workers/fanout.ts" } as const;
+const entries = { web: "server.ts", relay: "workers/relay.ts", fanout: "workers/fanout.ts", channels: "workers/channels.ts" } as const;
 
 function startProcess(part: keyof typeof entries, env: NodeJS.ProcessEnv, index: number, nodeArgs: string[] = []): Promise<Proc> {
   const child = fork(entries[part], [], {
@@ -106,7 +106,20 @@ function startProcess(part: keyof typeof entries, env: NodeJS.ProcessEnv, index:
   });
 }
 
-export type SystemOptions = { nodeArgs?: Partial<Record<keyof typeof entries, string[]>>; webNodes?: number; relays?: number; fanoutWorkers?: number; redisUrl?: string; databaseUrl?: string; env?: Record<string, string> };
+/**
+ * `channelWorkers` defaults to 0: the routing tests look at decisions (`queued`) before any sender
+ * acts on them; the channel tests start their own system with workers and stand-in providers.
+ */
+export type SystemOptions = {
+  nodeArgs?: Partial<Record<keyof typeof entries, string[]>>;
+  webNodes?: number;
+  relays?: number;
+  fanoutWorkers?: number;
+  channelWorkers?: number;
+  redisUrl?: string;
+  databaseUrl?: string;
+  env?: Record<string, string>;
+};
 
 export async function startSystem(options: SystemOptions = {}): Promise<System> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
@@ -127,7 +140,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     ...options.env,
   };
   const processes: Proc[] = [];
-  const counters = { web: 0, relay: 0, fanout: 0 };
+  const counters = { web: 0, relay: 0, fanout: 0, channels: 0 };
   const startPart = async (part: keyof typeof entries, envOverride: Record<string, string> = {}) => {
     const proc = await startProcess(part, { ...env, ...envOverride }, counters[part]++, options.nodeArgs?.[part]);
     processes.push(proc);
@@ -137,6 +150,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   await Promise.all([
     ...Array.from({ length: options.relays ?? 1 }, () => startPart("relay")),
     ...Array.from({ length: options.fanoutWorkers ?? 1 }, () => startPart("fanout")),
+    ...Array.from({ length: options.channelWorkers ?? 0 }, () => startPart("channels")),
   ]);
   return {
     webUrls: webs.map((w) => `http://127.0.0.1:${w.port}`),

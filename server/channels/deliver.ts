@@ -1,0 +1,151 @@
+// Sending one queued delivery (email or SMS) and recording what happened. Called by the channel
+// workers for each job; safe to run again for the same delivery: a delivery that is no longer
+// `queued` is skipped, and the provider gets the same idempotency key on every attempt.
+import { pool } from "@/server/db";
+import { logger } from "@/server/logger";
+import { now } from "@/server/clock";
+import { DeliveryError } from "@/server/channels/delivery-error";
+import { sendEmail } from "@/server/channels/email-provider";
+import { sendSms } from "@/server/channels/sms-provider";
+import type { DeliveryJob } from "@/server/channels/channel-queues";
+import { htmlToText, renderChannel, smsSegments, templatesFor, type RenderContext } from "@/server/templates/render-notification";
+import type { Templates } from "@/server/types/types.schema";
+
+type Row = {
+  status: string;
+  attempts: number;
+  created_at: Date;
+  type: string;
+  title: string | null;
+  body: string | null;
+  actor: Record<string, unknown> | null;
+  target: Record<string, unknown> | null;
+  data: Record<string, unknown>;
+  expires_at: Date | null;
+  email: string | null;
+  phone: string | null;
+  name: string | null;
+  locale: string | null;
+  timezone: string | null;
+  templates: Templates | null;
+  locales: Record<string, Templates> | null;
+};
+
+export type Attempt = { attemptsMade: number; maxAttempts: number };
+export type Outcome = "sent" | "skipped";
+
+async function load(job: DeliveryJob): Promise<Row | null> {
+  // The templates of the version the fan-out recorded, else the type's current ones.
+  const { rows } = await pool.query<Row>(
+    `SELECT d.status, d.attempts, d.created_at, t.type, t.title, t.body, t.actor, t.target, t.data, t.expires_at,
+            u.email, u.phone, u.name, u.locale, u.timezone,
+            coalesce(v.templates, nt.templates) AS templates, coalesce(v.locales, nt.locales) AS locales
+       FROM deliveries d JOIN triggers t ON t.id = d.trigger_id
+       LEFT JOIN users u ON u.id = d.user_id
+       LEFT JOIN notification_types nt ON nt.key = t.type
+       LEFT JOIN template_versions v ON v.type_key = t.type AND v.version = d.template_version
+      WHERE d.trigger_id = $1 AND d.user_id = $2 AND d.channel = $3`,
+    [job.triggerId, job.userId, job.channel],
+  );
+  return rows[0] ?? null;
+}
+
+const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+
+/** What this delivery says on its channel: the type's template, or the trigger's own title and body. */
+async function content(job: DeliveryJob, row: Row) {
+  const actors = row.actor ? [row.actor] : [];
+  const context: RenderContext = {
+    actor: row.actor,
+    actors,
+    actorCount: actors.length,
+    target: row.target,
+    data: row.data,
+    recipient: { id: job.userId, name: row.name, locale: row.locale, timezone: row.timezone },
+  };
+  const templates = templatesFor(row.templates ?? {}, row.locales ?? {}, row.locale);
+  const title = row.title ?? row.type;
+  const body = row.body ?? "";
+  if (job.channel === "email") {
+    const rendered = row.title === null ? await renderChannel(templates, "email", context) : null;
+    if (rendered) return { email: rendered.content };
+    const html = `<p><strong>${escapeHtml(title)}</strong></p>${body ? `<p>${escapeHtml(body).replace(/\n/g, "<br>")}</p>` : ""}`;
+    return { email: { subject: title.slice(0, 300), html, text: htmlToText(html) } };
+  }
+  const rendered = row.title === null ? await renderChannel(templates, "sms", context) : null;
+  const text = rendered?.content.body ?? (body ? `${title}: ${body}` : title);
+  return { sms: { body: text, ...smsSegments(text) } };
+}
+
+/**
+ * Sends the delivery and records `sent`, or records the failed attempt and throws. A permanent
+ * failure, or the last allowed attempt, is final: the delivery becomes `failed` and goes to the
+ * dead-letter queue (the error then carries `final`).
+ */
+export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outcome> {
+  const row = await load(job);
+  if (!row || row.status !== "queued") return "skipped";
+  const key: [string, string, string] = [job.triggerId, job.userId, job.channel];
+  if (row.expires_at && row.expires_at.getTime() <= now().getTime()) {
+    await pool.query("UPDATE deliveries SET status = 'suppressed', reason = 'expired', updated_at = now() WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'", key);
+    return "skipped";
+  }
+  try {
+    const address = job.channel === "email" ? row.email : row.phone;
+    if (!address) throw new DeliveryError("permanent", `no ${job.channel === "email" ? "email address" : "phone number"} on file`, "no_address");
+    const rendered = await content(job, row).catch((error: unknown) => {
+      throw new DeliveryError("permanent", `the template does not render: ${(error as Error).message.split("\n")[0]}`, "template_error");
+    });
+    const idempotencyKey = `${job.triggerId}/${job.channel}/${job.userId}`.slice(0, 256);
+    const ref = { triggerId: job.triggerId, userId: job.userId };
+    const result = rendered.email
+      ? await sendEmail({ to: address, ...rendered.email, idempotencyKey, ref })
+      : await sendSms({ to: address, body: rendered.sms!.body, idempotencyKey, ref });
+    await pool.query(
+      `UPDATE deliveries SET status = 'sent', reason = NULL, attempts = attempts + 1, provider_id = $4, sent_at = now(), last_error = NULL, updated_at = now()
+        WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'`,
+      [...key, result.providerId],
+    );
+    return "sent";
+  } catch (caught) {
+    const error = caught instanceof DeliveryError ? caught : new DeliveryError("transient", (caught as Error).message);
+    const final = error.kind === "permanent" || attempt.attemptsMade + 1 >= attempt.maxAttempts;
+    await recordFailure(job, error, final);
+    throw Object.assign(error, { final });
+  }
+}
+
+async function recordFailure(job: DeliveryJob, error: DeliveryError, final: boolean): Promise<void> {
+  const key: [string, string, string] = [job.triggerId, job.userId, job.channel];
+  if (!final) {
+    await pool.query("UPDATE deliveries SET attempts = attempts + 1, last_error = $4, updated_at = now() WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'", [
+      ...key,
+      error.message.slice(0, 1000),
+    ]);
+    return;
+  }
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const { rows } = await client.query<{ attempts: number }>(
+      `UPDATE deliveries SET status = 'failed', reason = $4, attempts = attempts + 1, last_error = $5, updated_at = now()
+        WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued' RETURNING attempts`,
+      [...key, error.reason, error.message.slice(0, 1000)],
+    );
+    if (rows[0]) {
+      await client.query("INSERT INTO dead_letters (trigger_id, user_id, channel, error, attempts, payload) VALUES ($1, $2, $3, $4, $5, $6)", [
+        ...key,
+        error.message.slice(0, 1000),
+        rows[0].attempts,
+        JSON.stringify({ ...job, reason: error.reason, kind: error.kind }),
+      ]);
+    }
+    await client.query("COMMIT");
+  } catch (failure) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw failure;
+  } finally {
+    client.release();
+  }
+  logger.warn({ ...job, err: error.message, reason: error.reason }, "delivery failed for good; in the dead-letter queue");
+}
