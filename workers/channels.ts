@@ -44,7 +44,7 @@ const workers = SENDING_CHANNELS.map((channel) => {
       settings: { backoffStrategy: (attemptsMade, _type, error) => retryDelay(attemptsMade, error as DeliveryError | undefined) },
     },
   );
-  worker.on("failed", (job, error) => logger.warn({ ...job?.data, attempt: job?.attemptsMade, err: error.message }, `${channel} attempt failed`));
+  worker.on("failed", (job, error) => logger.info({ ...job?.data, attempt: job?.attemptsMade, err: error.message }, `${channel} attempt failed`));
   worker.on("error", (error) => logger.error({ err: error }, `${channel} worker error`));
   return worker;
 });
