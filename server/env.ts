@@ -62,6 +62,8 @@ const envSchema = z
     // Providers.
     RESEND_API_KEY: z.string().optional(),
     RESEND_BASE_URL: z.url().optional(),
+    /** Signing secret of the Resend webhook (`whsec_...`); without it, /api/webhooks/email refuses everything. */
+    RESEND_WEBHOOK_SECRET: z.string().optional(),
     EMAIL_FROM: z.string().optional(),
     VAPID_PUBLIC_KEY: z.string().optional(),
     VAPID_PRIVATE_KEY: z.string().optional(),

@@ -7,9 +7,11 @@ import { now } from "@/server/clock";
 import { DeliveryError } from "@/server/channels/delivery-error";
 import { sendEmail } from "@/server/channels/email-provider";
 import { sendSms } from "@/server/channels/sms-provider";
+import { suppressionOf } from "@/server/channels/provider-webhooks";
 import type { DeliveryJob } from "@/server/channels/channel-queues";
 import { htmlToText, renderChannel, smsSegments, templatesFor, type RenderContext } from "@/server/templates/render-notification";
 import type { Templates } from "@/server/types/types.schema";
+import { publicBaseUrl, signLink, withTracking } from "@/server/channels/signed-links";
 
 type Row = {
   status: string;
@@ -29,6 +31,8 @@ type Row = {
   timezone: string | null;
   templates: Templates | null;
   locales: Record<string, Templates> | null;
+  category: string | null;
+  opt_out: boolean | null;
 };
 
 export type Attempt = { attemptsMade: number; maxAttempts: number };
@@ -39,7 +43,7 @@ async function load(job: DeliveryJob): Promise<Row | null> {
   const { rows } = await pool.query<Row>(
     `SELECT d.status, d.attempts, d.created_at, t.type, t.title, t.body, t.actor, t.target, t.data, t.expires_at,
             u.email, u.phone, u.name, u.locale, u.timezone,
-            coalesce(v.templates, nt.templates) AS templates, coalesce(v.locales, nt.locales) AS locales
+            coalesce(v.templates, nt.templates) AS templates, coalesce(v.locales, nt.locales) AS locales, nt.category, nt.opt_out
        FROM deliveries d JOIN triggers t ON t.id = d.trigger_id
        LEFT JOIN users u ON u.id = d.user_id
        LEFT JOIN notification_types nt ON nt.key = t.type
@@ -93,13 +97,19 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
   try {
     const address = job.channel === "email" ? row.email : row.phone;
     if (!address) throw new DeliveryError("permanent", `no ${job.channel === "email" ? "email address" : "phone number"} on file`, "no_address");
+    // A hard bounce or a complaint earlier: never again to this address (until an admin lifts it).
+    const suppressed = await suppressionOf(job.channel, address);
+    if (suppressed) {
+      await pool.query("UPDATE deliveries SET status = 'suppressed', reason = $4, updated_at = now() WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'", [...key, suppressed]);
+      return "skipped";
+    }
     const rendered = await content(job, row).catch((error: unknown) => {
       throw new DeliveryError("permanent", `the template does not render: ${(error as Error).message.split("\n")[0]}`, "template_error");
     });
     const idempotencyKey = `${job.triggerId}/${job.channel}/${job.userId}`.slice(0, 256);
     const ref = { triggerId: job.triggerId, userId: job.userId };
     const result = rendered.email
-      ? await sendEmail({ to: address, ...rendered.email, idempotencyKey, ref })
+      ? await sendEmail({ to: address, ...rendered.email, html: withTracking(rendered.email.html, ref), headers: unsubscribeHeaders(job, row), idempotencyKey, ref })
       : await sendSms({ to: address, body: rendered.sms!.body, idempotencyKey, ref });
     await pool.query(
       `UPDATE deliveries SET status = 'sent', reason = NULL, attempts = attempts + 1, provider_id = $4, sent_at = now(), last_error = NULL, updated_at = now()
@@ -113,6 +123,16 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
     await recordFailure(job, error, final);
     throw Object.assign(error, { final });
   }
+}
+
+/**
+ * One-click unsubscribe (RFC 8058) from this type's category by email, for types users may turn off:
+ * the mail client POSTs to the signed URL and the category's email is off.
+ */
+function unsubscribeHeaders(job: DeliveryJob, row: Row): Record<string, string> | undefined {
+  if (!row.opt_out || !row.category) return undefined;
+  const url = `${publicBaseUrl()}/e/u/${signLink({ k: "unsubscribe", t: job.triggerId, u: job.userId, cat: row.category })}`;
+  return { "List-Unsubscribe": `<${url}>`, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" };
 }
 
 async function recordFailure(job: DeliveryJob, error: DeliveryError, final: boolean): Promise<void> {

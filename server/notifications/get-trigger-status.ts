@@ -69,6 +69,13 @@ export async function getTriggerStatusOrThrow(triggerId: string, cursor: string 
   const channels = Object.fromEntries(CHANNELS.map((c) => [c, emptyCounts()])) as TriggerStatus["channels"];
   Object.assign(channels.in_app, countRows[0]);
   for (const row of decided) if (channels[row.channel] && row.status in channels[row.channel]) channels[row.channel][row.status] += row.n;
+  // A delivery records how far it got; like in-app, each count is everyone who got at least that far.
+  for (const channel of ["push", "email", "sms"] as const) {
+    const c = channels[channel];
+    c.opened += c.clicked;
+    c.delivered += c.opened;
+    c.sent += c.delivered;
+  }
   if (trigger.status !== "completed" && trigger.status !== "cancelled") {
     for (const channel of trigger.channels as (typeof CHANNELS)[number][]) {
       const c = channels[channel];

@@ -1,12 +1,14 @@
 // Email and SMS delivery on the running system, against local stand-ins for Resend and a
 // Twilio-style SMS API (tests/system/provider-stand-ins.ts): sent exactly once, Retry-After honoured,
 // an outage survived, permanent errors and exhausted attempts in the dead-letter queue, replayed.
+import { createHmac, randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eventually, request, serviceClient, uniqueId } from "./client";
 import { startProviderStandIns } from "./provider-stand-ins";
 import { startSystem, type System } from "./start-system";
 
+const WEBHOOK_SECRET = `whsec_${Buffer.from("a webhook secret for the tests").toString("base64")}`;
 let system: System;
 let providers: Awaited<ReturnType<typeof startProviderStandIns>>;
 let db: pg.Pool;
@@ -30,6 +32,9 @@ beforeAll(async () => {
       CHANNEL_BACKOFF_MS: "100",
       CHANNEL_BACKOFF_MAX_MS: "1500",
       EMAIL_MAX_ATTEMPTS: "4",
+      RESEND_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      // Links in emails and the signed SMS callback URL use it.
+      PUBLIC_URL: "https://notify.test",
     },
   });
   db = new pg.Pool({ connectionString: system.databaseUrl, max: 2 });
@@ -146,6 +151,130 @@ describe("email", () => {
     expect((await admin("POST", "/dead-letters/replay", { all: true, channel: "email" })).body.replayed).toBeGreaterThanOrEqual(1);
     await eventually(async () => ((await delivery(reply.body.id, userId, "email"))?.status === "sent" ? true : undefined), 10_000, "replayed and sent");
     expect(emailsTo(userId)).toHaveLength(1);
+  });
+});
+
+describe("email links", () => {
+  it("tracks opens and clicks through signed links, refuses tampered ones, and unsubscribes in one click", async () => {
+    const userId = await recipient("links");
+    const web = system.webUrls[0]!;
+    const reply = await service.trigger({ type: "comment", to: [userId], actor: { id: "a", name: "Ann" }, target: { type: "post", id: "9", url: "/posts/9" }, data: { excerpt: "hi" } });
+    await eventually(async () => ((await delivery(reply.body.id, userId, "email"))?.status === "sent" ? true : undefined), 10_000);
+    const email = emailsTo(userId)[0]!;
+    const html = email.body.html as string;
+    const path = (kind: string) => new URL(html.match(new RegExp(`"(https?://[^"]+/e/${kind}/[^"]+)"`))![1]!).pathname;
+    // The link to the post goes through a signed redirect; an open pixel is there.
+    const click = path("c");
+    const pixel = path("o");
+    expect(html).not.toContain('href="/posts/9"');
+
+    expect((await fetch(`${web}${pixel}`)).headers.get("content-type")).toBe("image/gif");
+    expect(await delivery(reply.body.id, userId, "email")).toMatchObject({ status: "opened" });
+    const redirected = await fetch(`${web}${click}`, { redirect: "manual" });
+    expect(redirected.status).toBe(302);
+    expect(redirected.headers.get("location")).toMatch(/\/posts\/9$/);
+    expect(await delivery(reply.body.id, userId, "email")).toMatchObject({ status: "clicked" });
+    const status = (await service.status(reply.body.id)).body;
+    expect(status.channels.email).toMatchObject({ sent: 1, opened: 1, clicked: 1 });
+
+    // Tampered: another target with the old signature, or no signature: no redirect anywhere.
+    const [data, signature] = click.split("/").pop()!.split(".");
+    const payload = JSON.parse(Buffer.from(data!, "base64url").toString());
+    const forged = Buffer.from(JSON.stringify({ ...payload, url: "https://evil.example/phish" })).toString("base64url");
+    for (const token of [`${forged}.${signature}`, forged, "x.y"]) {
+      const answer = await fetch(`${web}/e/c/${token}`, { redirect: "manual" });
+      expect(answer.status).toBe(400);
+      expect(answer.headers.get("location")).toBeNull();
+    }
+
+    // RFC 8058: the header pair, and a one-click POST turns the category's email off.
+    const headers = email.body.headers as Record<string, string>;
+    expect(headers["List-Unsubscribe-Post"]).toBe("List-Unsubscribe=One-Click");
+    const unsubscribe = headers["List-Unsubscribe"]!.replace(/^<|>$/g, "");
+    const unsubscribePath = new URL(unsubscribe).pathname;
+    expect((await fetch(`${web}${unsubscribePath}`)).status).toBe(200); // GET only shows a page
+    const token = await service.token(userId);
+    expect((await request(`${web}/api/preferences`, { token })).body.categories).toEqual({});
+    const oneClick = await fetch(`${web}${unsubscribePath}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "List-Unsubscribe=One-Click" });
+    expect(oneClick.status).toBe(200);
+    expect((await request(`${web}/api/preferences`, { token })).body.categories).toEqual({ engagement: { email: false } });
+    const next = await service.trigger({ type: "mention", to: [userId], actor: { id: "a", name: "Ann" } });
+    await eventually(async () => ((await service.status(next.body.id)).body.status === "completed" ? true : undefined));
+    expect(await delivery(next.body.id, userId, "email")).toMatchObject({ status: "suppressed", reason: "category_muted" });
+    // A type users cannot turn off carries no unsubscribe header.
+    const system2 = await service.trigger({ type: "system", to: [userId], title: "Password changed" });
+    await eventually(async () => ((await delivery(system2.body.id, userId, "email"))?.status === "sent" ? true : undefined), 10_000);
+    expect(emailsTo(userId).at(-1)!.body.headers).toBeUndefined();
+  });
+});
+
+/** A webhook as Resend sends it: Svix headers over the exact body. */
+function signedEmailWebhook(event: unknown, options: { secret?: string; id?: string; timestamp?: number } = {}) {
+  const body = JSON.stringify(event);
+  const id = options.id ?? `msg_${randomUUID()}`;
+  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+  const key = Buffer.from((options.secret ?? WEBHOOK_SECRET).replace(/^whsec_/, ""), "base64");
+  const signature = createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64");
+  return { body, headers: { "content-type": "application/json", "svix-id": id, "svix-timestamp": timestamp, "svix-signature": `v1,${signature}` } };
+}
+
+describe("provider feedback", () => {
+  it("a signed bounce suppresses the address; a forged or replayed one changes nothing; an admin can lift it", async () => {
+    const userId = await recipient("bouncy");
+    const web = system.webUrls[0]!;
+    const first = await service.trigger({ type: "system", to: [userId], title: "Receipt" });
+    const sent = await eventually(async () => {
+      const d = await delivery(first.body.id, userId, "email");
+      return d?.status === "sent" ? d : undefined;
+    }, 10_000);
+    const event = { type: "email.bounced", data: { email_id: sent.provider_id, to: [`${userId}@example.com`], bounce: { type: "Permanent" } } };
+    const post = (signed: ReturnType<typeof signedEmailWebhook>) => fetch(`${web}/api/webhooks/email`, { method: "POST", headers: signed.headers, body: signed.body });
+
+    // Forged: another secret, a stale timestamp, no signature.
+    expect((await post(signedEmailWebhook(event, { secret: `whsec_${Buffer.from("wrong").toString("base64")}` }))).status).toBe(401);
+    expect((await post(signedEmailWebhook(event, { timestamp: Math.floor(Date.now() / 1000) - 3600 }))).status).toBe(401);
+    expect((await fetch(`${web}/api/webhooks/email`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event) })).status).toBe(401);
+    expect(await delivery(first.body.id, userId, "email")).toMatchObject({ status: "sent" });
+
+    const signed = signedEmailWebhook(event);
+    const accepted = await post(signed);
+    expect(accepted.status).toBe(200);
+    expect(await accepted.json()).toEqual({ result: "bounced" });
+    expect(await delivery(first.body.id, userId, "email")).toMatchObject({ status: "failed", reason: "bounced" });
+    expect((await post(signed)).status, "the same message again is a replay").toBe(409);
+
+    const admin = (method: string, path: string) => request(`${web}/api/v1/admin${path}`, { method, token: system.serviceKey });
+    expect((await admin("GET", "/suppressions")).body.suppressions).toEqual(expect.arrayContaining([expect.objectContaining({ channel: "email", address: `${userId}@example.com`, reason: "bounced" })]));
+    const second = await service.trigger({ type: "system", to: [userId], title: "Another receipt" });
+    await eventually(async () => ((await delivery(second.body.id, userId, "email"))?.status === "suppressed" ? true : undefined), 10_000);
+    expect(await delivery(second.body.id, userId, "email")).toMatchObject({ reason: "bounced" });
+    expect(emailsTo(userId)).toHaveLength(1);
+
+    expect((await admin("DELETE", `/suppressions?channel=email&address=${encodeURIComponent(`${userId}@example.com`)}`)).status).toBe(200);
+    const third = await service.trigger({ type: "system", to: [userId], title: "Third receipt" });
+    await eventually(async () => ((await delivery(third.body.id, userId, "email"))?.status === "sent" ? true : undefined), 10_000);
+    // Delivered events move a sent email on.
+    const delivered = await delivery(third.body.id, userId, "email");
+    expect((await post(signedEmailWebhook({ type: "email.delivered", data: { email_id: delivered!.provider_id } }))).status).toBe(200);
+    expect(await delivery(third.body.id, userId, "email")).toMatchObject({ status: "delivered" });
+  });
+
+  it("an SMS reply of STOP turns that user's SMS off; an unsigned one changes nothing", async () => {
+    const userId = await recipient("stopper", { phone: "+4915199999999" });
+    const token = await service.token(userId);
+    const web = system.webUrls[0]!;
+    expect((await request(`${web}/api/preferences`, { method: "PUT", token, body: { channels: { sms: true } } })).status).toBe(200);
+    const params = new URLSearchParams({ From: "+4915199999999", To: "+15005550006", Body: "STOP", MessageSid: "" });
+    params.delete("MessageSid");
+    const sign = (p: URLSearchParams, authToken = "sms-token") =>
+      createHmac("sha1", authToken).update(`https://notify.test/api/webhooks/sms${[...p.keys()].sort().map((k) => `${k}${p.get(k)}`).join("")}`).digest("base64");
+    const forged = await fetch(`${web}/api/webhooks/sms`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": sign(params, "not-the-token") }, body: params });
+    expect(forged.status).toBe(401);
+    expect((await request(`${web}/api/preferences`, { token })).body.channels.sms).toBe(true);
+    const stop = await fetch(`${web}/api/webhooks/sms`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": sign(params) }, body: params });
+    expect(stop.status).toBe(200);
+    expect(await stop.json()).toEqual({ result: "sms_off" });
+    expect((await request(`${web}/api/preferences`, { token })).body.channels.sms).toBe(false);
   });
 });
 
