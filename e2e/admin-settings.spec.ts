@@ -188,3 +188,36 @@ test("an admin signs in with a one-time link from `npm run admin:link`, which wo
   await again.context().close();
   await plain.close();
 });
+
+test("an admin reads a sent email in the local outbox and handles a dead letter", async ({ browser }) => {
+  const adminId = uniqueUserId("admin");
+  await service("PUT", `/api/v1/users/${adminId}`, { name: "Ada Admin", role: "admin" });
+  const reader = uniqueUserId("reader");
+  await service("PUT", `/api/v1/users/${reader}`, { name: "Rita", email: `${reader}@example.com` });
+  await trigger({ type: "comment", to: [reader], actor: { id: "a", name: "Ann" }, data: { excerpt: "See you at 5" } });
+  // A number stored before E.164 was enforced: the SMS fails for good and lands in the dead letters.
+  const texter = uniqueUserId("texter");
+  await service("PUT", `/api/v1/users/${texter}`, { name: "Tess" });
+  const { default: pg } = await import("pg");
+  const db = new pg.Pool({ connectionString: process.env.E2E_DATABASE_URL, max: 1 });
+  await db.query("UPDATE users SET phone = '12345', preferences = '{\"channels\":{\"sms\":true}}' WHERE id = $1", [texter]);
+  await db.end();
+  await trigger({ type: "system", to: [texter], title: "Code 1234" });
+
+  const context = await browser.newContext({ baseURL: baseUrl() });
+  await signIn(context, adminId);
+  const page = await context.newPage();
+  await page.goto("/admin");
+  await page.getByRole("tab", { name: "Local outbox" }).click();
+  await page.getByRole("button", { name: /Ann commented on your post/ }).first().click();
+  await expect(page.frameLocator('iframe[title="Email"]').getByText("See you at 5")).toBeVisible();
+
+  await page.getByRole("tab", { name: "Dead letters" }).click();
+  const row = page.getByRole("row").filter({ hasText: texter });
+  await expect(row).toContainText("not an E.164 phone number");
+  await row.getByRole("button", { name: "Inspect" }).click();
+  await expect(row).toContainText('"reason": "invalid_address"');
+  await row.getByRole("button", { name: "Discard" }).click();
+  await expect(page.getByRole("row").filter({ hasText: texter })).toHaveCount(0);
+  await context.close();
+});

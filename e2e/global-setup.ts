@@ -7,7 +7,7 @@ import { startSystem } from "../tests/system/start-system";
 
 export default async function globalSetup(_config: FullConfig): Promise<() => Promise<void>> {
   if (!fs.existsSync(".next/BUILD_ID")) throw new Error("No build in .next: run `npm run build` before `npx playwright test`.");
-  const system = await startSystem({ webNodes: 2, relays: 1, fanoutWorkers: 1 });
+  const system = await startSystem({ webNodes: 2, relays: 1, fanoutWorkers: 1, channelWorkers: 1 });
   const [first, second] = system.webUrls;
   if (!first || !second) {
     await system.stop();

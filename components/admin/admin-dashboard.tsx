@@ -3,10 +3,14 @@
 import { useState } from "react";
 import { TypesAdmin } from "@/components/admin/types-admin";
 import { ServiceKeysAdmin } from "@/components/admin/service-keys-admin";
+import { DeadLettersAdmin, LocalOutboxAdmin, SuppressionsAdmin } from "@/components/admin/delivery-admin";
 
 const TABS = [
   { id: "types", label: "Types and templates" },
   { id: "keys", label: "Service keys" },
+  { id: "dead", label: "Dead letters" },
+  { id: "suppressions", label: "Suppressed addresses" },
+  { id: "outbox", label: "Local outbox" },
 ] as const;
 
 /** The admin dashboard: notification types with their templates, and service keys. */
@@ -14,7 +18,7 @@ export function AdminDashboard() {
   const [tab, setTab] = useState<(typeof TABS)[number]["id"]>("types");
   return (
     <div className="px-4 py-4">
-      <div role="tablist" aria-label="Admin" className="mb-5 flex gap-1 border-b border-slate-200 dark:border-slate-800">
+      <div role="tablist" aria-label="Admin" className="mb-5 flex gap-1 overflow-x-auto border-b border-slate-200 dark:border-slate-800">
         {TABS.map((t) => (
           <button
             key={t.id}
@@ -28,7 +32,11 @@ export function AdminDashboard() {
           </button>
         ))}
       </div>
-      {tab === "types" ? <TypesAdmin /> : <ServiceKeysAdmin />}
+      {tab === "types" && <TypesAdmin />}
+      {tab === "keys" && <ServiceKeysAdmin />}
+      {tab === "dead" && <DeadLettersAdmin />}
+      {tab === "suppressions" && <SuppressionsAdmin />}
+      {tab === "outbox" && <LocalOutboxAdmin />}
     </div>
   );
 }
