@@ -53,6 +53,8 @@ const envSchema = z
     /** Sending attempts per delivery before it goes to the dead-letter queue. */
     EMAIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
     SMS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
+    PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
+    PUSH_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(500),
     /** First retry delay; each next one doubles, with jitter, up to CHANNEL_BACKOFF_MAX_MS. */
     CHANNEL_BACKOFF_MS: z.coerce.number().int().min(10).max(600_000).default(2_000),
     CHANNEL_BACKOFF_MAX_MS: z.coerce.number().int().min(100).max(86_400_000).default(600_000),

@@ -1,4 +1,4 @@
-// The channel workers: send queued email and SMS deliveries (see deliver). One BullMQ worker per
+// The channel workers: send queued push, email and SMS deliveries (see deliver). One BullMQ worker per
 // channel, with the provider's rate limit shared by every process through Redis; retries back off
 // exponentially with jitter or as the provider's Retry-After says; an outage (unreachable, 5xx)
 // pauses the whole channel for a growing while instead of burning every job's attempts; a permanent
@@ -40,7 +40,7 @@ const workers = SENDING_CHANNELS.map((channel) => {
       connection: createWorkerRedis(),
       prefix: bullPrefix(),
       concurrency: env.CHANNEL_CONCURRENCY,
-      limiter: { max: channel === "email" ? env.EMAIL_RATE_PER_SECOND : env.SMS_RATE_PER_SECOND, duration: 1000 },
+      limiter: { max: { push: env.PUSH_RATE_PER_SECOND, email: env.EMAIL_RATE_PER_SECOND, sms: env.SMS_RATE_PER_SECOND }[channel], duration: 1000 },
       settings: { backoffStrategy: (attemptsMade, _type, error) => retryDelay(attemptsMade, error as DeliveryError | undefined) },
     },
   );

@@ -8,8 +8,8 @@ import { createProducerRedis } from "@/server/redis";
 import { bullPrefix } from "@/server/queues";
 import type { Priority } from "@/server/notifications/notifications.schema";
 
-/** Channels whose deliveries are sent by workers/channels.ts (push arrives with its sender). */
-export const SENDING_CHANNELS = ["email", "sms"] as const;
+/** Channels whose deliveries are sent by workers/channels.ts. */
+export const SENDING_CHANNELS = ["push", "email", "sms"] as const;
 export type SendingChannel = (typeof SENDING_CHANNELS)[number];
 export const channelQueueName = (channel: SendingChannel) => `{${channel}}`;
 
@@ -46,7 +46,7 @@ export function getChannelQueue(channel: SendingChannel): Queue<DeliveryJob> {
 }
 
 function maxAttempts(channel: SendingChannel): number {
-  return channel === "email" ? env.EMAIL_MAX_ATTEMPTS : env.SMS_MAX_ATTEMPTS;
+  return { push: env.PUSH_MAX_ATTEMPTS, email: env.EMAIL_MAX_ATTEMPTS, sms: env.SMS_MAX_ATTEMPTS }[channel];
 }
 
 /**

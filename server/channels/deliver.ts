@@ -8,6 +8,9 @@ import { DeliveryError } from "@/server/channels/delivery-error";
 import { sendEmail } from "@/server/channels/email-provider";
 import { sendSms } from "@/server/channels/sms-provider";
 import { suppressionOf } from "@/server/channels/provider-webhooks";
+import { pushTopic, sendPush } from "@/server/channels/push-provider";
+import { subscriptionsOf } from "@/server/push/subscriptions";
+import type { Priority } from "@/server/notifications/notifications.schema";
 import type { DeliveryJob } from "@/server/channels/channel-queues";
 import { htmlToText, renderChannel, smsSegments, templatesFor, type RenderContext } from "@/server/templates/render-notification";
 import type { Templates } from "@/server/types/types.schema";
@@ -33,6 +36,8 @@ type Row = {
   locales: Record<string, Templates> | null;
   category: string | null;
   opt_out: boolean | null;
+  priority: Priority;
+  notification_id: string | null;
 };
 
 export type Attempt = { attemptsMade: number; maxAttempts: number };
@@ -41,13 +46,14 @@ export type Outcome = "sent" | "skipped";
 async function load(job: DeliveryJob): Promise<Row | null> {
   // The templates of the version the fan-out recorded, else the type's current ones.
   const { rows } = await pool.query<Row>(
-    `SELECT d.status, d.attempts, d.created_at, t.type, t.title, t.body, t.actor, t.target, t.data, t.expires_at,
+    `SELECT d.status, d.attempts, d.created_at, t.type, t.title, t.body, t.actor, t.target, t.data, t.expires_at, t.priority, n.id AS notification_id,
             u.email, u.phone, u.name, u.locale, u.timezone,
             coalesce(v.templates, nt.templates) AS templates, coalesce(v.locales, nt.locales) AS locales, nt.category, nt.opt_out
        FROM deliveries d JOIN triggers t ON t.id = d.trigger_id
        LEFT JOIN users u ON u.id = d.user_id
        LEFT JOIN notification_types nt ON nt.key = t.type
        LEFT JOIN template_versions v ON v.type_key = t.type AND v.version = d.template_version
+       LEFT JOIN notifications n ON n.trigger_id = d.trigger_id AND n.user_id = d.user_id AND n.created_at = d.created_at
       WHERE d.trigger_id = $1 AND d.user_id = $2 AND d.channel = $3`,
     [job.triggerId, job.userId, job.channel],
   );
@@ -95,6 +101,7 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
     return "skipped";
   }
   try {
+    if (job.channel === "push") return await deliverPush(job, row);
     const address = job.channel === "email" ? row.email : row.phone;
     if (!address) throw new DeliveryError("permanent", `no ${job.channel === "email" ? "email address" : "phone number"} on file`, "no_address");
     // A hard bounce or a complaint earlier: never again to this address (until an admin lifts it).
@@ -123,6 +130,70 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
     await recordFailure(job, error, final);
     throw Object.assign(error, { final });
   }
+}
+
+/**
+ * Push goes to every device of the user: the primary one (most recently active) rings, the others
+ * get it silently. Each device's outcome is recorded; a device whose subscription is gone (404/410)
+ * is removed; devices that failed for now are tried again on the next attempt, the others are not.
+ */
+async function deliverPush(job: DeliveryJob, row: Row): Promise<Outcome> {
+  const key: [string, string, string] = [job.triggerId, job.userId, job.channel];
+  const devices = await subscriptionsOf(job.userId);
+  const { rows: done } = await pool.query<{ subscription_id: string; status: string }>(
+    "SELECT subscription_id, status FROM device_deliveries WHERE trigger_id = $1 AND user_id = $2",
+    [job.triggerId, job.userId],
+  );
+  const finished = new Set(done.filter((d) => d.status === "sent" || d.status === "gone").map((d) => d.subscription_id));
+  let sent = done.filter((d) => d.status === "sent").length;
+  if (devices.length === 0 && sent === 0) {
+    await pool.query("UPDATE deliveries SET status = 'suppressed', reason = 'no_address', updated_at = now() WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'", key);
+    return "skipped";
+  }
+  const actors = row.actor ? [row.actor] : [];
+  const context: RenderContext = { actor: row.actor, actors, actorCount: actors.length, target: row.target, data: row.data, recipient: { id: job.userId, name: row.name, locale: row.locale, timezone: row.timezone } };
+  const rendered = row.title === null ? await renderChannel(templatesFor(row.templates ?? {}, row.locales ?? {}, row.locale), "push", context) : null;
+  const targetUrl = typeof row.target?.url === "string" ? row.target.url : undefined;
+  const content = rendered?.content ?? { title: row.title ?? row.type, body: row.body ?? "", url: targetUrl };
+  const topic = pushTopic(`${job.triggerId}/${job.userId}`);
+  let retry: DeliveryError | null = null;
+  let refused: DeliveryError | null = null;
+  for (const [index, device] of devices.entries()) {
+    if (finished.has(device.id)) continue;
+    const primary = index === 0;
+    const record = (status: string, error?: string) =>
+      pool.query(
+        `INSERT INTO device_deliveries (trigger_id, user_id, subscription_id, status, attempts, last_error, "primary") VALUES ($1, $2, $3, $4, 1, $5, $6)
+         ON CONFLICT (trigger_id, user_id, subscription_id) DO UPDATE SET status = excluded.status, attempts = device_deliveries.attempts + 1,
+                last_error = excluded.last_error, "primary" = excluded."primary", updated_at = now()`,
+        [job.triggerId, job.userId, device.id, status, error ?? null, primary],
+      );
+    try {
+      const { gone } = await sendPush(device, { ...content, notificationId: row.notification_id ?? undefined, tag: topic, silent: !primary }, { priority: row.priority, topic, expiresAt: row.expires_at });
+      if (gone) {
+        await pool.query("DELETE FROM push_subscriptions WHERE id = $1", [device.id]);
+        await record("gone", "the push service no longer knows this subscription");
+      } else {
+        await record("sent");
+        sent++;
+      }
+    } catch (caught) {
+      const error = caught instanceof DeliveryError ? caught : new DeliveryError("transient", (caught as Error).message);
+      await record("failed", error.message.slice(0, 1000));
+      // One push service being down is no reason to hold every user's pushes: retried per delivery.
+      if (error.kind === "permanent") refused = error;
+      else retry = new DeliveryError("transient", error.message, error.reason, error.retryAfterMs);
+    }
+  }
+  if (retry) throw retry;
+  if (sent === 0 && refused) throw refused;
+  const status = sent > 0 ? "sent" : "suppressed";
+  await pool.query(
+    `UPDATE deliveries SET status = $4, reason = $5, attempts = attempts + 1, sent_at = CASE WHEN $4 = 'sent' THEN now() END, last_error = NULL, updated_at = now()
+      WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'`,
+    [...key, status, status === "sent" ? null : "no_address"],
+  );
+  return status === "sent" ? "sent" : "skipped";
 }
 
 /**

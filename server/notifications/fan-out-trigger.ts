@@ -39,7 +39,7 @@ type TriggerRow = {
   template_version: number;
 };
 
-type Recipient = { id: string; name: string | null; email: string | null; phone: string | null; timezone: string | null; locale: string | null; preferences: unknown };
+type Recipient = { id: string; name: string | null; email: string | null; phone: string | null; timezone: string | null; locale: string | null; preferences: unknown; has_push: boolean };
 
 /** What the inbox shows: the same for every recipient, except the rendered texts. */
 type Shared = Omit<Notification, "id" | "seq" | "title" | "body" | "actions" | "read" | "seen" | "archived" | "readAt" | "seenAt" | "archivedAt" | "clickedAt">;
@@ -142,6 +142,8 @@ type Renderer = ReturnType<typeof inboxRenderer>;
 type InsertedRow = { id: string; user_id: string; seq: number; unread_count: number; unseen_count: number; text: InboxText };
 
 const RECIPIENT_COLUMNS = "u.name, u.email, u.phone, u.timezone, u.locale, u.preferences";
+/** Whether the recipient (`id` of the page) has a device for web push. */
+const HAS_PUSH = (id: string) => `EXISTS (SELECT 1 FROM push_subscriptions ps WHERE ps.user_id = ${id}) AS has_push`;
 
 /**
  * One chunk, one transaction:
@@ -289,7 +291,7 @@ async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string |
     const offset = Number(cursor ?? 0);
     const ids = trigger.recipient_ids.slice(offset, offset + chunkSize);
     const { rows } = await client.query<Recipient>(
-      `SELECT p.id, ${RECIPIENT_COLUMNS} FROM unnest($1::text[]) WITH ORDINALITY AS p(id, n) LEFT JOIN users u ON u.id = p.id ORDER BY p.n`,
+      `SELECT p.id, ${RECIPIENT_COLUMNS}, ${HAS_PUSH("p.id")} FROM unnest($1::text[]) WITH ORDINALITY AS p(id, n) LEFT JOIN users u ON u.id = p.id ORDER BY p.n`,
       [ids],
     );
     return rows;
@@ -297,7 +299,7 @@ async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string |
   // A topic of any size: keyset pagination over its subscriptions by user id (the topic key as a
   // parameter, so the planner walks the (topic_key, user_id) primary key from the cursor on).
   const { rows } = await client.query<Recipient>(
-    `SELECT s.user_id AS id, ${RECIPIENT_COLUMNS} FROM topic_subscriptions s LEFT JOIN users u ON u.id = s.user_id
+    `SELECT s.user_id AS id, ${RECIPIENT_COLUMNS}, ${HAS_PUSH("s.user_id")} FROM topic_subscriptions s LEFT JOIN users u ON u.id = s.user_id
       WHERE s.topic_key = $1 AND s.user_id > $2 ORDER BY s.user_id LIMIT $3`,
     [trigger.topic_key, cursor ?? "", chunkSize],
   );
@@ -314,8 +316,7 @@ async function decideChunk(trigger: TriggerRow, recipients: Recipient[], at: Dat
       priority: trigger.priority as Priority,
       preferences,
       timeZone: r.timezone,
-      // Push devices arrive with the push channel; until then every recipient counts as reachable.
-      hasAddress: channel === "email" ? Boolean(r.email) : channel === "sms" ? Boolean(r.phone) : true,
+      hasAddress: channel === "email" ? Boolean(r.email) : channel === "sms" ? Boolean(r.phone) : channel === "push" ? r.has_push : true,
       rateLimited,
       expiresAt: trigger.expires_at,
       now: at,

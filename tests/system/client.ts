@@ -1,5 +1,5 @@
 // What a service, a browser and a device do against a running system, for the system tests.
-import { createHmac, randomBytes } from "node:crypto";
+import { createECDH, createHmac, randomBytes } from "node:crypto";
 import { io, type Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "@/server/realtime/events";
 import type { Notification, UnreadCount } from "@/server/notifications/notifications.schema";
@@ -127,4 +127,16 @@ export function signTestToken(authSecret: string, userId: string, expiresAtMs: n
   const now = Math.floor(Date.now() / 1000);
   const unsigned = `${encode({ alg: "HS256" })}.${encode({ kind: "user", sub: userId, iss: "notify", iat: now, exp: Math.floor(expiresAtMs / 1000) })}`;
   return `${unsigned}.${createHmac("sha256", authSecret).update(unsigned).digest("base64url")}`;
+}
+
+/** A web push subscription as a browser makes one (real P-256 keys), for a push service at `origin`. */
+export function pushSubscription(origin = "https://push.invalid") {
+  const ecdh = createECDH("prime256v1");
+  ecdh.generateKeys();
+  const authSecret = randomBytes(16);
+  return {
+    subscription: { endpoint: `${origin}/push/${randomBytes(8).toString("hex")}`, keys: { p256dh: ecdh.getPublicKey().toString("base64url"), auth: authSecret.toString("base64url") } },
+    ecdh,
+    authSecret,
+  };
 }

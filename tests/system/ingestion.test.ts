@@ -99,8 +99,8 @@ describe("triggers", () => {
     type Outcome = { userId: string; channel: string; status: string; reason?: string };
     const byChannel = (channel: string) => (status.outcomes as Outcome[]).filter((o) => o.channel === channel);
     expect(byChannel("in_app").map((o) => o.userId).sort()).toEqual([alice, bob].sort());
-    // `comment` also names push and email: push is queued for its worker; neither user has an email address.
-    expect(status.channels.push).toMatchObject({ queued: 2 });
+    // `comment` also names push and email: neither user has a push device or an email address.
+    expect(status.channels.push).toMatchObject({ suppressed: 2, queued: 0 });
     expect(status.channels.email).toMatchObject({ suppressed: 2, queued: 0 });
     expect(byChannel("email").map((o) => [o.status, o.reason])).toEqual([
       ["suppressed", "no_address"],
@@ -245,8 +245,8 @@ describe("bad input is refused and nothing is stored", () => {
     // Ordered by (user, channel): the second page starts after the first one ends.
     const key = (o: { userId: string; channel: string }) => `${o.userId}\u0000${o.channel}`;
     expect(key(page2.body.outcomes[0]) > key(page1.outcomes[999])).toBe(true);
-    // `like` also names push: every recipient has a push decision (queued until push delivery exists).
-    expect(page1.channels.push).toMatchObject({ queued: 10_000 });
+    // `like` also names push: every recipient has a push decision (none has a device).
+    expect(page1.channels.push).toMatchObject({ suppressed: 10_000 });
   });
 });
 

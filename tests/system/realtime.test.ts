@@ -128,7 +128,7 @@ describe("two devices of one user on different web nodes, and another user", () 
       });
       expect(status.outcomes).toEqual([
         { userId: user, channel: "in_app", status: "delivered", at: expect.any(String) },
-        { userId: user, channel: "push", status: "queued", at: expect.any(String) },
+        { userId: user, channel: "push", status: "suppressed", reason: "no_address", at: expect.any(String) },
       ]);
       // Another user's id is not theirs to acknowledge.
       const stranger = await connectDevice(web1, await service.token(uniqueId("s")));

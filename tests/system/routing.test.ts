@@ -2,7 +2,7 @@
 // user's choices, quiet hours, DND and a type's limits show up in the next trigger's outcomes.
 import { afterAll, describe, expect, inject, it } from "vitest";
 import pg from "pg";
-import { connectDevice, eventually, request, serviceClient, uniqueId, userClient } from "./client";
+import { connectDevice, eventually, pushSubscription, request, serviceClient, uniqueId, userClient } from "./client";
 
 const system = inject("system");
 const [web1, web2] = system.webUrls as [string, string];
@@ -16,6 +16,8 @@ async function userWithEmail(prefix: string, profile: Record<string, unknown> = 
   const userId = uniqueId(prefix);
   expect((await service.call("PUT", `/api/v1/users/${userId}`, { email: `${userId}@example.com`, phone: "+4915112345678", ...profile })).status).toBe(200);
   const token = await service.token(userId);
+  // A browser with web push (no channel worker runs here: nothing is sent to it).
+  expect((await request(`${web1}/api/push-subscriptions`, { method: "POST", token, body: pushSubscription().subscription })).status).toBe(201);
   return { userId, token, me: userClient(web1, token) };
 }
 
