@@ -15,6 +15,8 @@ export type Email = {
   idempotencyKey: string;
   /** Where the local outbox files it. */
   ref: { triggerId: string; userId: string };
+  /** The local outbox's channel label (`digest` for digests). */
+  localChannel?: string;
 };
 
 export type SendResult = { providerId: string };
@@ -47,9 +49,9 @@ export async function sendEmail(email: Email): Promise<SendResult> {
 /** Development: stored, readable in /admin; one row per delivery however often it is retried. */
 async function sendToLocalOutbox(email: Email): Promise<SendResult> {
   const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO local_outbox (trigger_id, user_id, channel, recipient, subject, html, text) VALUES ($1, $2, 'email', $3, $4, $5, $6)
+    `INSERT INTO local_outbox (trigger_id, user_id, channel, recipient, subject, html, text) VALUES ($1, $2, $7, $3, $4, $5, $6)
      ON CONFLICT (trigger_id, user_id, channel) DO UPDATE SET recipient = excluded.recipient RETURNING id`,
-    [email.ref.triggerId, email.ref.userId, email.to, email.subject, email.html, email.text],
+    [email.ref.triggerId, email.ref.userId, email.to, email.subject, email.html, email.text, email.localChannel ?? "email"],
   );
   return { providerId: `local:${rows[0]!.id}` };
 }

@@ -9,6 +9,7 @@ import { deliveryJobExists, enqueueDeliveries, isSendingChannel, SENDING_CHANNEL
 import { now } from "@/server/clock";
 import { logger } from "@/server/logger";
 import { removeNotificationsBatch } from "@/server/notifications/remove-notifications";
+import { sendDueDigests } from "@/server/channels/digests";
 
 const RELEASE_BATCH = 1000;
 
@@ -71,5 +72,6 @@ export async function runDueWork(): Promise<void> {
   let expired = 0;
   for (let n = 1; n > 0; expired += n) n = await removeNotificationsBatch({ expiredAt: at });
   await requeueLostDeliveries();
+  await sendDueDigests(at);
   if (released > 0 || expired > 0) logger.info({ released, expired }, "due work done");
 }

@@ -120,6 +120,44 @@ describe("scheduling", () => {
   });
 });
 
+describe("email digests", () => {
+  it("a daily digest goes out at the next digest hour with everything since, once", async () => {
+    const user = uniqueId("digest");
+    expect((await service.call("PUT", `/api/v1/users/${user}`, { name: "Dee", email: `${user}@example.com`, timezone: "UTC" })).status).toBe(200);
+    const token = await service.token(user);
+    expect((await request(`${web}/api/preferences`, { method: "PUT", token, body: { emailFrequency: "daily" } })).status).toBe(200);
+    const first = await service.trigger({ type: "comment", to: [user], actor: { id: "a", name: "Ann" }, data: { excerpt: "one" } });
+    const second = await service.trigger({ type: "mention", to: [user], actor: { id: "b", name: "Ben" }, data: { excerpt: "two" } });
+    const status = await completed(first.body.id);
+    expect(status.outcomes.find((o: { channel: string }) => o.channel === "email")).toMatchObject({ status: "batched", reason: "digest" });
+    await completed(second.body.id);
+    const digests = async () => (await db.query("SELECT subject, html, text FROM local_outbox WHERE user_id = $1 AND channel = 'digest'", [user])).rows;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await digests(), "not before the digest hour").toEqual([]);
+    // To one minute past the next 08:00 UTC.
+    const next = new Date();
+    next.setUTCHours(8, 1, 0, 0);
+    if (next.getTime() <= Date.now()) next.setUTCDate(next.getUTCDate() + 1);
+    await setClock(next.getTime() - Date.now());
+    const sent = await eventually(async () => {
+      const rows = await digests();
+      return rows.length === 1 ? rows[0] : undefined;
+    }, 5000);
+    expect(sent.subject).toBe("Your daily digest: 2 new notifications");
+    expect(sent.text).toContain("Ann commented on your post: one");
+    expect(sent.text).toContain("Ben mentioned you: two");
+    const { rows } = await db.query("SELECT status, reason FROM deliveries WHERE user_id = $1 AND channel = 'email'", [user]);
+    expect(rows).toEqual([
+      { status: "sent", reason: "digest" },
+      { status: "sent", reason: "digest" },
+    ]);
+    // Another event now waits for tomorrow's digest.
+    await completed((await service.trigger({ type: "comment", to: [user], actor: { id: "c", name: "Cy" } })).body.id);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await digests()).toHaveLength(1);
+  });
+});
+
 describe("cancelling and recalling", () => {
   it("DELETE recalls a sent trigger from every inbox and cancels what is still pending", async () => {
     const users = [uniqueId("r1"), uniqueId("r2"), uniqueId("r3")];
