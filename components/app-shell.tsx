@@ -6,6 +6,7 @@ import { useCallback, type ReactNode } from "react";
 import { NotificationProvider } from "@/components/notifications/notification-provider";
 import { NotificationBell } from "@/components/notifications/notification-bell";
 import { NotificationToasts } from "@/components/notifications/notification-toasts";
+import { PushPrompt } from "@/components/push/push-prompt";
 
 export type ShellUser = { id: string; name: string | null; isAdmin: boolean };
 
@@ -52,6 +53,7 @@ export function AppShell({ user, children }: { user: ShellUser; children: ReactN
         {children}
       </div>
       <NotificationToasts />
+      <PushPrompt />
     </NotificationProvider>
   );
 }

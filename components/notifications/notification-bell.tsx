@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { useInboxActions, useLatestNotifications, useUnreadCount } from "@/components/notifications/notification-provider";
 import { NotificationItem } from "@/components/notifications/notification-item";
+import { markEngaged } from "@/components/push/push-prompt";
 
 const DROPDOWN_SIZE = 10;
 
@@ -42,6 +43,7 @@ export function NotificationBell() {
   const onBellKey = (event: KeyboardEvent) => {
     if (event.key === "ArrowDown" && !open) {
       event.preventDefault();
+      markEngaged();
       setOpen(true);
     }
   };
@@ -68,7 +70,10 @@ export function NotificationBell() {
         aria-expanded={open}
         aria-controls={open ? panelId : undefined}
         aria-haspopup="dialog"
-        onClick={() => setOpen((o) => !o)}
+        onClick={() => {
+          if (!open) markEngaged();
+          setOpen((o) => !o);
+        }}
         onKeyDown={onBellKey}
         className="relative rounded-full p-2 text-slate-600 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 dark:text-slate-300 dark:hover:bg-slate-800"
       >
