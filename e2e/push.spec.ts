@@ -37,7 +37,7 @@ test("push: asked after engagement, subscribed, delivered, and a click opens the
     const connected = socketConnected(page);
     await page.goto("/notifications");
     await connected;
-    const prompt = page.getByRole("dialog", { name: "Push notifications" });
+    const prompt = page.getByRole("dialog", { name: "Push alerts" });
     // Not on page load.
     await page.waitForTimeout(500);
     await expect(prompt).toHaveCount(0);
@@ -97,7 +97,7 @@ test("push: \"Not now\" is remembered, and nothing is asked on load", async ({ b
   await signIn(context, uniqueUserId("later"));
   const page = await context.newPage();
   await page.goto("/notifications");
-  const prompt = page.getByRole("dialog", { name: "Push notifications" });
+  const prompt = page.getByRole("dialog", { name: "Push alerts" });
   await bell(page).click();
   await prompt.getByRole("button", { name: "Not now" }).click();
   await expect(prompt).toHaveCount(0);

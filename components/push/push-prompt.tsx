@@ -50,9 +50,17 @@ export function PushPrompt() {
   useEffect(() => {
     if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) return;
     let cancelled = false;
-    const onEngaged = () => {
-      if (!cancelled && context.current && Notification.permission === "default") setState("ask");
+    // Engagement may come before the set-up below has finished: remember it.
+    let engaged = false;
+    let canAsk = false;
+    const maybeAsk = () => {
+      if (!cancelled && engaged && canAsk && Notification.permission === "default") setState("ask");
     };
+    const onEngaged = () => {
+      engaged = true;
+      maybeAsk();
+    };
+    window.addEventListener("notify:engaged", onEngaged);
     void (async () => {
       const config = (await fetch("/api/push/config")
         .then((r) => r.json())
@@ -66,7 +74,8 @@ export function PushPrompt() {
       }
       if (Notification.permission === "denied") return;
       if (Date.now() - Number(localStorage.getItem(LATER_KEY) ?? 0) < LATER_MS) return;
-      window.addEventListener("notify:engaged", onEngaged);
+      canAsk = true;
+      maybeAsk();
     })();
     return () => {
       cancelled = true;
@@ -97,7 +106,7 @@ export function PushPrompt() {
 
   if (state === "hidden") return null;
   return (
-    <div role="dialog" aria-label="Push notifications" className="fixed bottom-4 left-4 z-30 w-80 max-w-[calc(100vw-2rem)] rounded-lg border border-slate-200 bg-white p-4 text-sm shadow-lg dark:border-slate-700 dark:bg-slate-900">
+    <div role="dialog" aria-label="Push alerts" className="fixed bottom-4 left-4 z-30 w-80 max-w-[calc(100vw-2rem)] rounded-lg border border-slate-200 bg-white p-4 text-sm shadow-lg dark:border-slate-700 dark:bg-slate-900">
       {state === "on" ? (
         <p role="status">Push notifications are on for this browser. Choose what you get in Settings.</p>
       ) : state === "blocked" ? (
