@@ -101,7 +101,7 @@ test("an admin adds a language variant and an action button, duplicates and arch
   // Duplicate, then archive the copy: it stays listed as archived and takes no triggers.
   await page.getByRole("button", { name: "Duplicate" }).click();
   await expect(page.getByRole("status").filter({ hasText: `Duplicated as ${key}_copy` })).toBeVisible();
-  await page.getByRole("button", { name: "Archive" }).click();
+  await page.getByRole("button", { name: "Archive", exact: true }).click();
   await expect(page.getByRole("status").filter({ hasText: "Archived" })).toBeVisible();
   await expect(page.getByRole("button", { name: new RegExp(`${key}_copy · v1 · archived`) })).toBeVisible();
   const refused = await fetch(`${baseUrl()}/api/v1/notifications`, {
