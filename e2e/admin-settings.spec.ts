@@ -219,5 +219,14 @@ test("an admin reads a sent email in the local outbox and handles a dead letter"
   await expect(row).toContainText('"reason": "invalid_address"');
   await row.getByRole("button", { name: "Discard" }).click();
   await expect(page.getByRole("row").filter({ hasText: texter })).toHaveCount(0);
+
+  // Activity: the comment to the reader, recipient by recipient, on every channel.
+  await page.getByRole("tab", { name: "Activity" }).click();
+  await page.getByRole("list", { name: "Recent triggers" }).getByRole("button", { name: /^comment · 1 recipient/ }).first().click();
+  await page.getByRole("button", { name: reader }).click();
+  const timeline = page.getByRole("list", { name: `Timeline of ${reader}` });
+  await expect(timeline).toContainText("accepted");
+  await expect(timeline).toContainText("stored and published");
+  await expect(timeline).toContainText(/email\s*sent/);
   await context.close();
 });

@@ -3,11 +3,12 @@
 import { useState } from "react";
 import { TypesAdmin } from "@/components/admin/types-admin";
 import { ServiceKeysAdmin } from "@/components/admin/service-keys-admin";
-import { DeadLettersAdmin, LocalOutboxAdmin, SuppressionsAdmin } from "@/components/admin/delivery-admin";
+import { ActivityAdmin, DeadLettersAdmin, LocalOutboxAdmin, SuppressionsAdmin } from "@/components/admin/delivery-admin";
 
 const TABS = [
   { id: "types", label: "Types and templates" },
   { id: "keys", label: "Service keys" },
+  { id: "activity", label: "Activity" },
   { id: "dead", label: "Dead letters" },
   { id: "suppressions", label: "Suppressed addresses" },
   { id: "outbox", label: "Local outbox" },
@@ -34,6 +35,7 @@ export function AdminDashboard() {
       </div>
       {tab === "types" && <TypesAdmin />}
       {tab === "keys" && <ServiceKeysAdmin />}
+      {tab === "activity" && <ActivityAdmin />}
       {tab === "dead" && <DeadLettersAdmin />}
       {tab === "suppressions" && <SuppressionsAdmin />}
       {tab === "outbox" && <LocalOutboxAdmin />}

@@ -148,3 +148,88 @@ export function LocalOutboxAdmin() {
     </div>
   );
 }
+
+type RecentTrigger = { id: string; type: string; status: string; recipients: number; channels: string[]; createdAt: string };
+type Status = { channels: Record<string, Record<string, number>>; outcomes: { userId: string; channel: string; deviceId?: string; status: string; reason?: string }[] };
+type TimelineEvent = { at: string; channel: string; event: string; detail?: string };
+
+/** Activity: recent triggers, their counts per channel, and one recipient's timeline. */
+export function ActivityAdmin() {
+  const [trigger, setTrigger] = useState<string | null>(null);
+  const [user, setUser] = useState<string | null>(null);
+  const recent = useQuery({ queryKey: ["admin", "activity"], queryFn: () => adminApi<{ triggers: RecentTrigger[] }>("/activity"), refetchInterval: 5000 });
+  const status = useQuery({ queryKey: ["admin", "activity", trigger], queryFn: () => adminApi<Status>(`/activity/${trigger}`), enabled: trigger !== null, refetchInterval: 3000 });
+  const timeline = useQuery({
+    queryKey: ["admin", "activity", trigger, user],
+    queryFn: () => adminApi<{ events: TimelineEvent[] }>(`/activity/${trigger}/${encodeURIComponent(user!)}`),
+    enabled: trigger !== null && user !== null,
+    refetchInterval: 3000,
+  });
+  const recipients = [...new Set(status.data?.outcomes.map((o) => o.userId) ?? [])].slice(0, 100);
+  return (
+    <div className="grid gap-6 text-sm lg:grid-cols-[22rem_1fr]">
+      <ul aria-label="Recent triggers" className="max-h-[36rem] overflow-y-auto">
+        {recent.data?.triggers.map((t) => (
+          <li key={t.id}>
+            <button
+              type="button"
+              onClick={() => {
+                setTrigger(t.id);
+                setUser(null);
+              }}
+              className={`w-full rounded-md px-2 py-1.5 text-left ${t.id === trigger ? "bg-slate-100 dark:bg-slate-800" : ""}`}
+            >
+              <span className="font-medium">{t.type}</span> · {t.recipients} recipient{t.recipients === 1 ? "" : "s"} · {t.status}
+              <span className="block text-xs text-slate-500">{ago(t.createdAt)}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      {trigger && status.data ? (
+        <div className="space-y-4">
+          <table className="w-full text-xs" aria-label="Counts per channel">
+            <thead>
+              <tr className="text-left uppercase tracking-wide text-slate-500">
+                <th className="py-1 font-medium">Channel</th>
+                {["queued", "deferred", "batched", "sent", "delivered", "opened", "clicked", "failed", "suppressed"].map((c) => (
+                  <th key={c} className="font-medium">
+                    {c}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {Object.entries(status.data.channels).map(([channel, counts]) => (
+                <tr key={channel} className="border-t border-slate-200 dark:border-slate-800">
+                  <td className="py-1">{channel}</td>
+                  {["queued", "deferred", "batched", "sent", "delivered", "opened", "clicked", "failed", "suppressed"].map((c) => (
+                    <td key={c}>{counts[c] ?? 0}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <div className="flex flex-wrap gap-1">
+            {recipients.map((id) => (
+              <button key={id} type="button" onClick={() => setUser(id)} className={`${button} ${id === user ? "bg-slate-100 dark:bg-slate-800" : ""}`}>
+                {id}
+              </button>
+            ))}
+          </div>
+          {user && (
+            <ol aria-label={`Timeline of ${user}`} className="space-y-1 border-l border-slate-200 pl-4 dark:border-slate-700">
+              {timeline.data?.events.map((e, i) => (
+                <li key={i}>
+                  <span className="text-xs text-slate-500">{new Date(e.at).toLocaleTimeString()}</span> <span className="rounded bg-slate-100 px-1 text-xs dark:bg-slate-800">{e.channel}</span> {e.event}
+                  {e.detail && <span className="text-slate-500"> · {e.detail}</span>}
+                </li>
+              ))}
+            </ol>
+          )}
+        </div>
+      ) : (
+        <p className="text-slate-500">Pick a trigger to see what happened to it, recipient by recipient.</p>
+      )}
+    </div>
+  );
+}

@@ -2,7 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { format } from "date-fns";
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { mergePreferences, type Channel, type Preferences, type PreferencesInput } from "@/server/preferences/preferences.schema";
 import { preferencesKey } from "@/components/notifications/notification-provider";
 
@@ -43,25 +43,38 @@ export function PreferencesForm() {
   const types = useQuery({ queryKey: ["notification-types"], queryFn: () => api<{ types: UserType[] }>("/api/notification-types") });
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
+  // The change the user just made, shown at once (the query cache notifies a tick later, and a
+  // controlled checkbox would flip back in between); cleared whenever the cached preferences change.
+  const [pending, setPending] = useState<Preferences | null>(null);
+  useEffect(() => setPending(null), [preferences.data]);
   const save = useMutation({
     mutationFn: (patch: PreferencesInput) => api<Preferences>("/api/preferences", { method: "PUT", body: JSON.stringify(patch) }),
-    onMutate: async (patch) => {
-      setError(null);
-      setSaved(false);
-      await client.cancelQueries({ queryKey: preferencesKey });
-      const before = client.getQueryData<Preferences>(preferencesKey);
-      if (before) client.setQueryData<Preferences>(preferencesKey, mergePreferences(before, patch));
-      return { before };
-    },
-    onError: (caught, _patch, context) => {
-      if (context?.before) client.setQueryData(preferencesKey, context.before);
-      setError(`Not saved: ${(caught as Error).message}`);
-    },
     onSuccess: (next) => {
       client.setQueryData(preferencesKey, next);
       setSaved(true);
     },
   });
+  /**
+   * Optimistic, synchronously (so a checkbox never flips back before it flips forward); undone with
+   * a message if the server refuses. The server's answer then replaces the local merge.
+   */
+  const change = (patch: PreferencesInput) => {
+    setError(null);
+    setSaved(false);
+    void client.cancelQueries({ queryKey: preferencesKey });
+    const before = client.getQueryData<Preferences>(preferencesKey);
+    if (before) {
+      const next = mergePreferences(pending ?? before, patch);
+      setPending(next);
+      client.setQueryData<Preferences>(preferencesKey, next);
+    }
+    save.mutate(patch, {
+      onError: (caught) => {
+        if (before) client.setQueryData(preferencesKey, before);
+        setError(`Not saved: ${(caught as Error).message}`);
+      },
+    });
+  };
 
   const grouped = useMemo(() => {
     const byCategory = new Map<string, UserType[]>();
@@ -71,7 +84,7 @@ export function PreferencesForm() {
 
   if (preferences.isLoading || types.isLoading) return <p className="p-6 text-sm text-slate-500">Loading your settings…</p>;
   if (!preferences.data || !types.data) return <p className="p-6 text-sm text-red-700">Your settings could not be loaded. Reload the page to try again.</p>;
-  const p = preferences.data;
+  const p = pending ?? preferences.data;
 
   return (
     <div className="space-y-8 px-4 py-6">
@@ -93,7 +106,7 @@ export function PreferencesForm() {
         <div className="mt-3 grid gap-2 sm:grid-cols-2">
           {CHANNELS.map((c) => (
             <label key={c.key} className="flex items-start gap-3 rounded-lg border border-slate-200 p-3 dark:border-slate-800">
-              <input type="checkbox" className="mt-1 h-4 w-4 accent-brand-600" checked={p.channels[c.key]} onChange={(e) => save.mutate({ channels: { [c.key]: e.target.checked } })} />
+              <input type="checkbox" className="mt-1 h-4 w-4 accent-brand-600" checked={p.channels[c.key]} onChange={(e) => change({ channels: { [c.key]: e.target.checked } })} />
               <span>
                 <span className="block text-sm font-medium">{c.label}</span>
                 <span className="block text-xs text-slate-500">{c.hint}</span>
@@ -142,7 +155,7 @@ export function PreferencesForm() {
                             className="h-4 w-4 accent-brand-600 disabled:opacity-50"
                             checked={effective(p, type, c.key)}
                             disabled={!type.optOut || !p.channels[c.key]}
-                            onChange={(e) => save.mutate({ types: { [type.key]: { [c.key]: e.target.checked } } })}
+                            onChange={(e) => change({ types: { [type.key]: { [c.key]: e.target.checked } } })}
                           />
                         ) : (
                           <span aria-hidden className="text-slate-300 dark:text-slate-700">
@@ -159,8 +172,8 @@ export function PreferencesForm() {
         </div>
       </section>
 
-      <QuietHours preferences={p} onChange={(patch) => save.mutate(patch)} />
-      <DoNotDisturb preferences={p} onChange={(patch) => save.mutate(patch)} />
+      <QuietHours preferences={p} onChange={change} />
+      <DoNotDisturb preferences={p} onChange={change} />
 
       <section aria-labelledby="email-heading">
         <h2 id="email-heading" className="text-base font-semibold">
@@ -175,7 +188,7 @@ export function PreferencesForm() {
             ] as const
           ).map(([value, label]) => (
             <label key={value} className="flex items-center gap-2">
-              <input type="radio" name="emailFrequency" className="accent-brand-600" checked={p.emailFrequency === value} onChange={() => save.mutate({ emailFrequency: value })} />
+              <input type="radio" name="emailFrequency" className="accent-brand-600" checked={p.emailFrequency === value} onChange={() => change({ emailFrequency: value })} />
               {label}
             </label>
           ))}

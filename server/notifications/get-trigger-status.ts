@@ -14,7 +14,7 @@ export type TriggerStatus = {
   completedAt: string | null;
   recipients: number;
   channels: Record<(typeof CHANNELS)[number], Counts>;
-  outcomes: { userId: string; channel: string; status: string; reason?: string; deliverAt?: string; at: string }[];
+  outcomes: { userId: string; channel: string; deviceId?: string; status: string; reason?: string; deliverAt?: string; at: string }[];
   nextCursor: string | null;
 };
 
@@ -24,16 +24,16 @@ function emptyCounts(): Counts {
   return Object.fromEntries(COUNT_NAMES.map((name) => [name, 0])) as Counts;
 }
 
-/** The outcomes cursor: the last (user, channel) of the page, opaque to clients. */
-function encodeCursor(userId: string, channel: string): string {
-  return Buffer.from(JSON.stringify([userId, channel])).toString("base64url");
+/** The outcomes cursor: the last (user, channel, device) of the page, opaque to clients. */
+function encodeCursor(userId: string, channel: string, device: string): string {
+  return Buffer.from(JSON.stringify([userId, channel, device])).toString("base64url");
 }
 
-function decodeCursor(cursor: string | undefined): [string, string] | null {
+function decodeCursor(cursor: string | undefined): [string, string, string] | null {
   if (!cursor) return null;
   try {
     const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === "string")) return value as [string, string];
+    if (Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === "string")) return value as [string, string, string];
   } catch {
     /* fall through */
   }
@@ -83,20 +83,27 @@ export async function getTriggerStatusOrThrow(triggerId: string, cursor: string 
       c.queued += Math.max(0, trigger.recipients - reached);
     }
   }
-  const { rows: outcomeRows } = await pool.query<{ user_id: string; channel: string; status: string; reason: string | null; deliver_at: Date | null; at: Date }>(
+  const { rows: outcomeRows } = await pool.query<{ user_id: string; channel: string; device: string; status: string; reason: string | null; deliver_at: Date | null; at: Date }>(
     `SELECT * FROM (
-       SELECT user_id, 'in_app' AS channel,
+       SELECT user_id, 'in_app' AS channel, '' AS device,
               CASE WHEN clicked_at IS NOT NULL THEN 'clicked' WHEN seen_at IS NOT NULL THEN 'opened'
                    WHEN delivered_at IS NOT NULL THEN 'delivered' ELSE 'sent' END AS status,
               NULL::text AS reason, NULL::timestamptz AS deliver_at, greatest(created_at, delivered_at, seen_at, clicked_at) AS at
          FROM notifications WHERE trigger_id = $1 AND created_at = $2 AND ($3::text IS NULL OR user_id >= $3)
        UNION ALL
-       SELECT user_id, channel, status, reason, deliver_at, updated_at AS at
+       SELECT user_id, channel, '' AS device, status, reason, deliver_at, updated_at AS at
          FROM deliveries WHERE trigger_id = $1 AND ($3::text IS NULL OR user_id >= $3)
+       UNION ALL
+       -- Push, device by device (a device whose subscription is gone is a failure for that device).
+       SELECT dd.user_id, 'push', coalesce(ps.device_id, dd.subscription_id::text),
+              CASE dd.status WHEN 'gone' THEN 'failed' ELSE dd.status END,
+              CASE dd.status WHEN 'gone' THEN 'subscription_gone' WHEN 'failed' THEN 'provider_error' END, NULL, dd.updated_at
+         FROM device_deliveries dd LEFT JOIN push_subscriptions ps ON ps.id = dd.subscription_id
+        WHERE dd.trigger_id = $1 AND ($3::text IS NULL OR dd.user_id >= $3)
      ) o
-     WHERE $3::text IS NULL OR (user_id, channel) > ($3::text, $4::text)
-     ORDER BY user_id, channel LIMIT $5`,
-    [trigger.id, trigger.created_at, after?.[0] ?? null, after?.[1] ?? "", OUTCOMES_PAGE + 1],
+     WHERE $3::text IS NULL OR (user_id, channel, device) > ($3::text, $4::text, $6::text)
+     ORDER BY user_id, channel, device LIMIT $5`,
+    [trigger.id, trigger.created_at, after?.[0] ?? null, after?.[1] ?? "", OUTCOMES_PAGE + 1, after?.[2] ?? ""],
   );
   const page = outcomeRows.slice(0, OUTCOMES_PAGE);
   const last = page.at(-1);
@@ -112,11 +119,12 @@ export async function getTriggerStatusOrThrow(triggerId: string, cursor: string 
     outcomes: page.map((r) => ({
       userId: r.user_id,
       channel: r.channel,
+      ...(r.device ? { deviceId: r.device } : {}),
       status: r.status,
       ...(r.reason ? { reason: r.reason } : {}),
       ...(r.deliver_at ? { deliverAt: r.deliver_at.toISOString() } : {}),
       at: r.at.toISOString(),
     })),
-    nextCursor: outcomeRows.length > OUTCOMES_PAGE && last ? encodeCursor(last.user_id, last.channel) : null,
+    nextCursor: outcomeRows.length > OUTCOMES_PAGE && last ? encodeCursor(last.user_id, last.channel, last.device) : null,
   };
 }

@@ -95,6 +95,16 @@ describe("web push", () => {
     expect(pushesTo(fresh)).toHaveLength(1);
     const { rows } = await db.query("SELECT endpoint FROM push_subscriptions WHERE user_id = $1", [userId]);
     expect(rows.map((r) => r.endpoint)).toEqual([fresh]);
+    // The trigger status shows push per device as well as for the channel.
+    const outcomes = ((await service.status(reply.body.id)).body.outcomes as { channel: string; deviceId?: string; status: string; reason?: string }[]).filter((o) => o.channel === "push");
+    expect(outcomes).toHaveLength(3);
+    expect(outcomes.find((o) => !("deviceId" in o))).toMatchObject({ status: "sent" });
+    expect(outcomes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ status: "sent", deviceId: "device-1" }),
+        expect.objectContaining({ status: "failed", reason: "subscription_gone", deviceId: expect.stringMatching(/^[0-9a-f-]{36}$/) }),
+      ]),
+    );
   });
 
   it("a 429 with Retry-After on one device retries that device only, and nothing arrives twice", async () => {
