@@ -84,7 +84,7 @@ async function content(job: DeliveryJob, row: Row) {
   }
   const rendered = row.title === null ? await renderChannel(templates, "sms", context) : null;
   const text = rendered?.content.body ?? (body ? `${title}: ${body}` : title);
-  return { sms: { body: text, ...smsSegments(text) } };
+  return { sms: { body: text, ...smsSegments(text), maxSegments: templates.sms?.maxSegments } };
 }
 
 /**
@@ -117,7 +117,7 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
     const ref = { triggerId: job.triggerId, userId: job.userId };
     const result = rendered.email
       ? await sendEmail({ to: address, ...rendered.email, html: withTracking(rendered.email.html, ref), headers: unsubscribeHeaders(job, row), idempotencyKey, ref })
-      : await sendSms({ to: address, body: rendered.sms!.body, idempotencyKey, ref });
+      : await sendSms({ to: address, body: rendered.sms!.body, maxSegments: rendered.sms!.maxSegments, idempotencyKey, ref });
     await pool.query(
       `UPDATE deliveries SET status = 'sent', reason = NULL, attempts = attempts + 1, provider_id = $4, sent_at = now(), last_error = NULL, updated_at = now()
         WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'`,

@@ -6,25 +6,30 @@ import { DeliveryError, classifyHttpFailure } from "@/server/channels/delivery-e
 import { smsSegments } from "@/server/templates/render-notification";
 import type { SendResult } from "@/server/channels/email-provider";
 
-export type Sms = { to: string; body: string; idempotencyKey: string; ref: { triggerId: string; userId: string } };
+export type Sms = { to: string; body: string; maxSegments?: number; idempotencyKey: string; ref: { triggerId: string; userId: string } };
 
 /** At most this many segments per message: a longer body is cut, with an ellipsis. */
 export const SMS_MAX_SEGMENTS = 3;
 
 export const isE164 = (phone: string) => /^\+[1-9]\d{6,14}$/.test(phone);
 
-/** The body cut to fit `maxSegments`, on a character boundary, ending in "…" when cut. */
+/**
+ * The body cut to fit `maxSegments`, on a character boundary, ending in "..." when cut ("…" for a
+ * body that is UCS-2 anyway: "…" is not in the GSM alphabet and would halve the budget).
+ */
 export function fitSegments(body: string, maxSegments = SMS_MAX_SEGMENTS): string {
-  if (smsSegments(body).segments <= maxSegments) return body;
+  const measured = smsSegments(body);
+  if (measured.segments <= maxSegments) return body;
+  const suffix = measured.encoding === "GSM-7" ? "..." : "…";
   const chars = [...body];
   let low = 0;
   let high = chars.length;
   while (low < high) {
     const mid = Math.ceil((low + high) / 2);
-    if (smsSegments(`${chars.slice(0, mid).join("")}…`).segments <= maxSegments) low = mid;
+    if (smsSegments(`${chars.slice(0, mid).join("").trimEnd()}${suffix}`).segments <= maxSegments) low = mid;
     else high = mid - 1;
   }
-  return `${chars.slice(0, low).join("").trimEnd()}…`;
+  return `${chars.slice(0, low).join("").trimEnd()}${suffix}`;
 }
 
 export function smsProviderName(): "http" | "local" {
@@ -33,7 +38,7 @@ export function smsProviderName(): "http" | "local" {
 
 export async function sendSms(sms: Sms): Promise<SendResult> {
   if (!isE164(sms.to)) throw new DeliveryError("permanent", `"${sms.to}" is not an E.164 phone number`, "invalid_address");
-  const body = fitSegments(sms.body);
+  const body = fitSegments(sms.body, sms.maxSegments ?? SMS_MAX_SEGMENTS);
   if (smsProviderName() === "local") {
     const { rows } = await pool.query<{ id: string }>(
       `INSERT INTO local_outbox (trigger_id, user_id, channel, recipient, text) VALUES ($1, $2, 'sms', $3, $4)

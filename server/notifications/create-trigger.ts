@@ -108,7 +108,9 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
   const { rows } = await sql.query<{ recipients: number; priority: Priority; send_at: Date | null }>(
     `WITH type AS (
        SELECT priority, channels FROM notification_types
-        WHERE key = $3 AND archived_at IS NULL AND (templates ? 'in_app' OR $9::text IS NOT NULL) AND ($13::text[] IS NULL OR $13::text[] <@ channels)
+        WHERE key = $3 AND archived_at IS NULL AND ($13::text[] IS NULL OR $13::text[] <@ channels)
+          -- A title is needed only when the inbox gets it and the type has no in-app template.
+          AND (templates ? 'in_app' OR $9::text IS NOT NULL OR NOT ('in_app' = ANY(coalesce($13::text[], channels))))
      ), inserted AS (
        INSERT INTO triggers (id, service_key_id, type, recipient_ids, topic_key, recipients, actor, target, data, title, body, actions,
                              priority, channels, send_at, expires_at, created_at)

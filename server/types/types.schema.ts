@@ -26,7 +26,8 @@ export const templatesSchema = z.strictObject({
   in_app: z.strictObject({ title: template(500), body: template(5000).default(""), actions: z.array(actionTemplate).max(5).optional() }).optional(),
   push: z.strictObject({ title: template(200), body: template(1000).default(""), icon: template(2048).optional(), url: template(2048).optional() }).optional(),
   email: z.strictObject({ subject: template(300), html: template(200_000), text: template(100_000).optional() }).optional(),
-  sms: z.strictObject({ body: template(1600) }).optional(),
+  /** `maxSegments`: the type's budget; a longer body is cut to fit (default 3). */
+  sms: z.strictObject({ body: template(1600), maxSegments: z.number().int().min(1).max(10).optional() }).optional(),
 });
 export type Templates = z.infer<typeof templatesSchema>;
 

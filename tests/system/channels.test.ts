@@ -32,6 +32,8 @@ beforeAll(async () => {
       CHANNEL_BACKOFF_MS: "100",
       CHANNEL_BACKOFF_MAX_MS: "1500",
       EMAIL_MAX_ATTEMPTS: "4",
+      // Low enough to see it hold across both worker processes.
+      EMAIL_RATE_PER_SECOND: "10",
       RESEND_WEBHOOK_SECRET: WEBHOOK_SECRET,
       // Links in emails and the signed SMS callback URL use it.
       PUBLIC_URL: "https://notify.test",
@@ -151,6 +153,27 @@ describe("email", () => {
     expect((await admin("POST", "/dead-letters/replay", { all: true, channel: "email" })).body.replayed).toBeGreaterThanOrEqual(1);
     await eventually(async () => ((await delivery(reply.body.id, userId, "email"))?.status === "sent" ? true : undefined), 10_000, "replayed and sent");
     expect(emailsTo(userId)).toHaveLength(1);
+  });
+});
+
+describe("provider rate limit", () => {
+  it("holds across both channel worker processes: 30 emails at 10/s take at least 2 s, each sent once", async () => {
+    const users = await Promise.all(Array.from({ length: 30 }, (_, i) => recipient(`rate${i}`)));
+    const reply = await service.trigger({ type: "system", to: users, title: "Quarterly report" });
+    await eventually(
+      async () => {
+        const { rows } = await db.query("SELECT count(*)::int AS n FROM deliveries WHERE trigger_id = $1 AND channel = 'email' AND status = 'sent'", [reply.body.id]);
+        return rows[0].n === 30 ? true : undefined;
+      },
+      20_000,
+      "all 30 sent",
+    );
+    const times = users.map((u) => {
+      expect(emailsTo(u), u).toHaveLength(1);
+      return emailsTo(u)[0]!.at;
+    });
+    // 10 per second per queue, whichever process takes the job: 30 need three windows.
+    expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(1800);
   });
 });
 
@@ -279,6 +302,20 @@ describe("provider feedback", () => {
 });
 
 describe("sms", () => {
+  it("cuts a body to the segment budget of its type", async () => {
+    const key = uniqueId("sms_alert");
+    const type = { name: "Alert", category: "system", channels: ["sms"], optOut: false, templates: { sms: { body: "{{ data.text }}", maxSegments: 1 } } };
+    expect((await request(`${system.webUrls[0]}/api/v1/admin/types/${key}`, { method: "PUT", token: system.serviceKey, body: type })).status).toBe(200);
+    const userId = await recipient("budget", { phone: "+4915100000001" });
+    // An SMS-only type needs no in-app template and no title.
+    const reply = await service.trigger({ type: key, to: [userId], data: { text: "All systems are degraded. ".repeat(20) } });
+    expect(reply.status).toBe(202);
+    await eventually(async () => ((await delivery(reply.body.id, userId, "sms"))?.status === "sent" ? true : undefined), 10_000, "sms sent");
+    const text = providers.sent.sms.find((s) => s.body.To === "+4915100000001")!.body.Body as string;
+    expect(text.length).toBeLessThanOrEqual(160);
+    expect(text.endsWith("...")).toBe(true);
+  });
+
   it("sends to an E.164 number once the user turned SMS on, and refuses a malformed number at once", async () => {
     const good = await recipient("texted", { phone: "+4915112345678" });
     // The API only takes E.164 numbers; a number stored before that rule is refused by the worker.
