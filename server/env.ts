@@ -59,6 +59,8 @@ const envSchema = z
     CHANNEL_BACKOFF_MS: z.coerce.number().int().min(10).max(600_000).default(2_000),
     CHANNEL_BACKOFF_MAX_MS: z.coerce.number().int().min(100).max(86_400_000).default(600_000),
     CHANNEL_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    /** A provider call that takes longer is given up (and retried with the same idempotency key). */
+    PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
     /** Local hour (in each user's time zone) at which daily and weekly (Mondays) email digests go out. */
     DIGEST_LOCAL_HOUR: z.coerce.number().int().min(0).max(23).default(8),
     /** A queued email or SMS whose job is gone is queued again after this long. */

@@ -3,7 +3,7 @@
 import { Resend } from "resend";
 import { env } from "@/server/env";
 import { pool } from "@/server/db";
-import { classifyHttpFailure } from "@/server/channels/delivery-error";
+import { classifyHttpFailure, DeliveryError } from "@/server/channels/delivery-error";
 
 export type Email = {
   to: string;
@@ -35,10 +35,19 @@ export function emailProviderName(): "resend" | "local" {
 
 export async function sendEmail(email: Email): Promise<SendResult> {
   if (!env.RESEND_API_KEY) return sendToLocalOutbox(email);
-  const { data, error, headers } = await client().emails.send(
-    { from: env.EMAIL_FROM ?? DEFAULT_EMAIL_FROM, to: [email.to], subject: email.subject, html: email.html, text: email.text, headers: email.headers },
-    { idempotencyKey: email.idempotencyKey },
-  );
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeliveryError("transient", `the provider did not answer within ${env.PROVIDER_TIMEOUT_MS} ms`)), env.PROVIDER_TIMEOUT_MS);
+  });
+  // A call that times out may still be sent by the provider: the retry carries the same idempotency
+  // key, so the provider answers it without sending again.
+  const { data, error, headers } = await Promise.race([
+    client().emails.send(
+      { from: env.EMAIL_FROM ?? DEFAULT_EMAIL_FROM, to: [email.to], subject: email.subject, html: email.html, text: email.text, headers: email.headers },
+      { idempotencyKey: email.idempotencyKey },
+    ),
+    timeout,
+  ]).finally(() => clearTimeout(timer));
   if (error || !data) {
     const status = error && "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : null;
     throw classifyHttpFailure(status, error?.message ?? "no answer", headers?.["retry-after"]);

@@ -58,7 +58,7 @@ export async function sendSms(sms: Sms): Promise<SendResult> {
         "i-twilio-idempotency-token": sms.idempotencyKey,
       },
       body: new URLSearchParams({ To: sms.to, From: env.SMS_FROM ?? "", Body: body }),
-      signal: AbortSignal.timeout(15_000),
+      signal: AbortSignal.timeout(env.PROVIDER_TIMEOUT_MS),
     });
   } catch (error) {
     throw classifyHttpFailure(null, (error as Error).message);

@@ -34,6 +34,7 @@ beforeAll(async () => {
       EMAIL_MAX_ATTEMPTS: "4",
       // Low enough to see it hold across both worker processes.
       EMAIL_RATE_PER_SECOND: "10",
+      PROVIDER_TIMEOUT_MS: "700",
       RESEND_WEBHOOK_SECRET: WEBHOOK_SECRET,
       // Links in emails and the signed SMS callback URL use it.
       PUBLIC_URL: "https://notify.test",
@@ -153,6 +154,22 @@ describe("email", () => {
     expect((await admin("POST", "/dead-letters/replay", { all: true, channel: "email" })).body.replayed).toBeGreaterThanOrEqual(1);
     await eventually(async () => ((await delivery(reply.body.id, userId, "email"))?.status === "sent" ? true : undefined), 10_000, "replayed and sent");
     expect(emailsTo(userId)).toHaveLength(1);
+  });
+});
+
+describe("a slow provider", () => {
+  it("a call that times out is retried with the same idempotency key: the email goes out once", async () => {
+    providers.slow("email", 1500);
+    const userId = await recipient("slowpoke");
+    const before = providers.attempts.email;
+    const reply = await service.trigger({ type: "system", to: [userId], title: "Slow day" });
+    // The first call times out after 700 ms (the provider still accepts it, late); the retry finds
+    // the provider's answer for that key.
+    await eventually(async () => (providers.attempts.email - before >= 2 ? true : undefined), 10_000, "a retry");
+    providers.slow("email", 0);
+    await eventually(async () => ((await delivery(reply.body.id, userId, "email"))?.status === "sent" ? true : undefined), 15_000, "email sent");
+    expect(emailsTo(userId)).toHaveLength(1);
+    expect((await delivery(reply.body.id, userId, "email"))!.attempts).toBeGreaterThanOrEqual(2);
   });
 });
 
