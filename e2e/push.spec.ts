@@ -116,3 +116,38 @@ test("push: \"Not now\" is remembered, and nothing is asked on load", async ({ b
   await expect(prompt).toHaveCount(0);
   await context.close();
 });
+
+test("push: when the browser replaces the subscription, the service worker registers the new one and drops the old", async ({ browser }) => {
+  const db = new pg.Pool({ connectionString: process.env.E2E_DATABASE_URL, max: 1 });
+  try {
+    const first = pushSubscription("https://push.invalid");
+    const second = pushSubscription("https://push.invalid");
+    const userId = uniqueUserId("rotated");
+    const context = await browser.newContext({ baseURL: baseUrl() });
+    await stubPushManager(context, first.subscription);
+    await context.grantPermissions(["notifications"], { origin: baseUrl() });
+    await signIn(context, userId);
+    const page = await context.newPage();
+    await page.goto("/notifications");
+    // Permission already granted: the page registers its subscription without asking.
+    const saved = async () => (await db.query("SELECT endpoint FROM push_subscriptions WHERE user_id = $1", [userId])).rows.map((r) => r.endpoint);
+    await expect.poll(saved).toEqual([first.subscription.endpoint]);
+    const worker = context.serviceWorkers()[0] ?? (await context.waitForEvent("serviceworker"));
+    // The browser's push client hands the worker a new subscription (what `pushsubscriptionchange` carries).
+    await worker.evaluate(
+      ({ next, oldEndpoint }) => {
+        const fresh = { endpoint: next.endpoint, toJSON: () => ({ endpoint: next.endpoint, expirationTime: null, keys: next.keys }) };
+        const scope = self as unknown as { ExtendableEvent: new (type: string) => Event };
+        const event = new scope.ExtendableEvent("pushsubscriptionchange");
+        Object.defineProperty(event, "newSubscription", { value: fresh });
+        Object.defineProperty(event, "oldSubscription", { value: { endpoint: oldEndpoint } });
+        self.dispatchEvent(event);
+      },
+      { next: second.subscription, oldEndpoint: first.subscription.endpoint },
+    );
+    await expect.poll(saved).toEqual([second.subscription.endpoint]);
+    await context.close();
+  } finally {
+    await db.end();
+  }
+});
