@@ -230,3 +230,39 @@ test("an admin reads a sent email in the local outbox and handles a dead letter"
   await expect(timeline).toContainText(/email\s*sent/);
   await context.close();
 });
+
+test("an admin lifts a suppressed address and replays a dead letter", async ({ browser }) => {
+  const adminId = uniqueUserId("admin");
+  await service("PUT", `/api/v1/users/${adminId}`, { name: "Ada Admin", role: "admin" });
+  const address = `${uniqueUserId("bounced")}@example.com`;
+  const { default: pg } = await import("pg");
+  const db = new pg.Pool({ connectionString: process.env.E2E_DATABASE_URL, max: 1 });
+  await db.query("INSERT INTO suppressions (channel, address, reason) VALUES ('email', $1, 'bounced')", [address]);
+  const texter = uniqueUserId("retry");
+  await service("PUT", `/api/v1/users/${texter}`, { name: "Rae" });
+  await db.query("UPDATE users SET phone = '999', preferences = '{\"channels\":{\"sms\":true}}' WHERE id = $1", [texter]);
+  await trigger({ type: "system", to: [texter], title: "Code 999" });
+
+  const context = await browser.newContext({ baseURL: baseUrl() });
+  await signIn(context, adminId);
+  const page = await context.newPage();
+  await page.goto("/admin");
+  await page.getByRole("tab", { name: "Suppressed addresses" }).click();
+  const item = page.getByRole("listitem").filter({ hasText: address });
+  await expect(item).toContainText("bounced");
+  await item.getByRole("button", { name: "Remove" }).click();
+  await expect(page.getByRole("listitem").filter({ hasText: address })).toHaveCount(0);
+  expect((await db.query("SELECT 1 FROM suppressions WHERE address = $1", [address])).rowCount).toBe(0);
+
+  await page.getByRole("tab", { name: "Dead letters" }).click();
+  const row = page.getByRole("row").filter({ hasText: texter });
+  await expect(row).toBeVisible();
+  await row.getByRole("button", { name: "Replay" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "queued again" })).toContainText("1 queued again.");
+  // Replayed: attempted again (the number is still wrong, so it fails for good again).
+  await expect
+    .poll(async () => (await db.query("SELECT count(*)::int AS n FROM dead_letters WHERE user_id = $1", [texter])).rows[0].n, { timeout: 10_000 })
+    .toBe(2);
+  await db.end();
+  await context.close();
+});

@@ -18,7 +18,7 @@ export function DeadLettersAdmin() {
   const [channel, setChannel] = useState("");
   const [open, setOpen] = useState<number | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const letters = useQuery({ queryKey: ["admin", "dead-letters", channel], queryFn: () => adminApi<{ deadLetters: DeadLetter[] }>(`/dead-letters${channel ? `?channel=${channel}` : ""}`) });
+  const letters = useQuery({ queryKey: ["admin", "dead-letters", channel], queryFn: () => adminApi<{ deadLetters: DeadLetter[] }>(`/dead-letters${channel ? `?channel=${channel}` : ""}`), refetchInterval: 5000 });
   const refresh = () => client.invalidateQueries({ queryKey: ["admin", "dead-letters"] });
   const replay = async (body: unknown) => {
     const { replayed } = await adminApi<{ replayed: number }>("/dead-letters/replay", { method: "POST", body: JSON.stringify(body) });
@@ -92,7 +92,7 @@ export function DeadLettersAdmin() {
 /** Addresses not written to any more (hard bounce, complaint); an admin can lift one. */
 export function SuppressionsAdmin() {
   const client = useQueryClient();
-  const list = useQuery({ queryKey: ["admin", "suppressions"], queryFn: () => adminApi<{ suppressions: Suppression[] }>("/suppressions") });
+  const list = useQuery({ queryKey: ["admin", "suppressions"], queryFn: () => adminApi<{ suppressions: Suppression[] }>("/suppressions"), refetchInterval: 10_000 });
   const lift = async (s: Suppression) => {
     await adminApi(`/suppressions?channel=${s.channel}&address=${encodeURIComponent(s.address)}`, { method: "DELETE" });
     void client.invalidateQueries({ queryKey: ["admin", "suppressions"] });
