@@ -55,6 +55,8 @@ const envSchema = z
     SMS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
     PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
     PUSH_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(500),
+    /** A device not seen for this many days no longer gets pushes (it registers again on its next visit). */
+    PUSH_DEVICE_ACTIVE_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
     /** First retry delay; each next one doubles, with jitter, up to CHANNEL_BACKOFF_MAX_MS. */
     CHANNEL_BACKOFF_MS: z.coerce.number().int().min(10).max(600_000).default(2_000),
     CHANNEL_BACKOFF_MAX_MS: z.coerce.number().int().min(100).max(86_400_000).default(600_000),

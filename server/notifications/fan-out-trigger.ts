@@ -143,7 +143,8 @@ type InsertedRow = { id: string; user_id: string; seq: number; unread_count: num
 
 const RECIPIENT_COLUMNS = "u.name, u.email, u.phone, u.timezone, u.locale, u.preferences";
 /** Whether the recipient (`id` of the page) has a device for web push. */
-const HAS_PUSH = (id: string) => `EXISTS (SELECT 1 FROM push_subscriptions ps WHERE ps.user_id = ${id}) AS has_push`;
+const HAS_PUSH = (id: string) =>
+  `EXISTS (SELECT 1 FROM push_subscriptions ps WHERE ps.user_id = ${id} AND ps.last_active_at > now() - make_interval(days => ${env.PUSH_DEVICE_ACTIVE_DAYS})) AS has_push`;
 
 /**
  * One chunk, one transaction:

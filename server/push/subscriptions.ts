@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { AppError } from "@/server/app-error";
 import { pool } from "@/server/db";
+import { env } from "@/server/env";
 
 /** A push service endpoint: https only, no credentials, bounded. */
 const endpointSchema = z
@@ -48,11 +49,12 @@ export async function removeSubscription(userId: string, endpoint: string): Prom
 
 export type Subscription = { id: string; endpoint: string; p256dh: string; auth: string; last_active_at: Date };
 
-/** A user's devices, the primary (most recently active) first. */
+/** A user's active devices (seen within PUSH_DEVICE_ACTIVE_DAYS), the primary (most recently active) first. */
 export async function subscriptionsOf(userId: string): Promise<Subscription[]> {
   const { rows } = await pool.query<Subscription>(
-    "SELECT id, endpoint, p256dh, auth, last_active_at FROM push_subscriptions WHERE user_id = $1 ORDER BY last_active_at DESC, id DESC",
-    [userId],
+    `SELECT id, endpoint, p256dh, auth, last_active_at FROM push_subscriptions
+      WHERE user_id = $1 AND last_active_at > now() - make_interval(days => $2) ORDER BY last_active_at DESC, id DESC`,
+    [userId, env.PUSH_DEVICE_ACTIVE_DAYS],
   );
   return rows;
 }

@@ -354,5 +354,12 @@ describe("sms", () => {
       return d?.status === "failed" ? d : undefined;
     });
     expect(refused).toMatchObject({ reason: "invalid_address", attempts: 1 });
+    // The carrier's status callback (Twilio-signed) records the SMS as delivered.
+    const sid = (await delivery(reply.body.id, good, "sms"))!.provider_id!;
+    const callback = new URLSearchParams({ MessageSid: sid, MessageStatus: "delivered", To: "+4915112345678" });
+    const signature = createHmac("sha1", "sms-token").update(`https://notify.test/api/webhooks/sms${[...callback.keys()].sort().map((k) => `${k}${callback.get(k)}`).join("")}`).digest("base64");
+    const answer = await fetch(`${system.webUrls[0]}/api/webhooks/sms`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature }, body: callback });
+    expect(await answer.json()).toEqual({ result: "delivered" });
+    expect(await delivery(reply.body.id, good, "sms")).toMatchObject({ status: "delivered" });
   });
 });

@@ -86,6 +86,19 @@ describe("web push", () => {
     ]);
   });
 
+  it("a device not seen for longer than PUSH_DEVICE_ACTIVE_DAYS gets nothing; a user with only such devices is no_address", async () => {
+    const { userId, devices } = await userWithDevices(2);
+    const [stale, active] = devices as [string, string];
+    await db.query("UPDATE push_subscriptions SET last_active_at = now() - interval '100 days' WHERE endpoint = $1", [stale]);
+    const reply = await service.trigger({ type: "follow", to: [userId], actor: { id: "c", name: "Cid" } });
+    await eventually(async () => ((await pushStatus(reply.body.id, userId))?.status === "sent" ? true : undefined), 10_000, "push sent");
+    expect(pushesTo(active)).toHaveLength(1);
+    expect(pushesTo(stale)).toHaveLength(0);
+    await db.query("UPDATE push_subscriptions SET last_active_at = now() - interval '100 days' WHERE user_id = $1", [userId]);
+    const none = await service.trigger({ type: "follow", to: [userId], actor: { id: "d", name: "Dee" } });
+    await eventually(async () => ((await pushStatus(none.body.id, userId))?.reason === "no_address" ? true : undefined), 10_000, "no active device");
+  });
+
   it("a 410 removes exactly that device; the others still get it", async () => {
     const { userId, devices } = await userWithDevices(2);
     const [stale, fresh] = devices as [string, string];
