@@ -53,6 +53,11 @@ export async function recipientTimeline(triggerId: string, userId: string): Prom
     [triggerId, userId],
   );
   for (const d of devices) add(d.updated_at, "push", `device ${d.subscription_id.slice(0, 8)}: ${d.status}`, [d.primary ? "primary (with sound)" : "silent", `${d.attempts} attempt(s)`, d.last_error].filter(Boolean).join("; "));
+  const { rows: attempts } = await pool.query<{ channel: string; device_id: string | null; outcome: string; error: string | null; at: Date }>(
+    "SELECT channel, device_id, outcome, error, at FROM delivery_attempts WHERE trigger_id = $1 AND user_id = $2 ORDER BY id",
+    [triggerId, userId],
+  );
+  for (const a of attempts) add(a.at, a.channel, `attempt: ${a.outcome}`, [a.device_id ? `device ${a.device_id.slice(0, 8)}` : null, a.error].filter(Boolean).join("; ") || undefined);
   const { rows: dead } = await pool.query<{ channel: string; error: string; created_at: Date; replayed_at: Date | null }>(
     "SELECT channel, error, created_at, replayed_at FROM dead_letters WHERE trigger_id = $1 AND user_id = $2",
     [triggerId, userId],

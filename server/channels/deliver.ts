@@ -41,6 +41,20 @@ type Row = {
 };
 
 export type Attempt = { attemptsMade: number; maxAttempts: number };
+
+/** One line in the attempt log (never fails a delivery: it is a record, not a step). */
+async function logAttempt(job: DeliveryJob, outcome: "sent" | "failed" | "gone", error?: string, deviceId?: string): Promise<void> {
+  await pool
+    .query("INSERT INTO delivery_attempts (trigger_id, user_id, channel, device_id, outcome, error) VALUES ($1, $2, $3, $4, $5, $6)", [
+      job.triggerId,
+      job.userId,
+      job.channel,
+      deviceId ?? null,
+      outcome,
+      error?.slice(0, 1000) ?? null,
+    ])
+    .catch(() => undefined);
+}
 export type Outcome = "sent" | "skipped";
 
 async function load(job: DeliveryJob): Promise<Row | null> {
@@ -123,10 +137,13 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
         WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'`,
       [...key, result.providerId],
     );
+    await logAttempt(job, "sent");
     return "sent";
   } catch (caught) {
     const error = caught instanceof DeliveryError ? caught : new DeliveryError("transient", (caught as Error).message);
     const final = error.kind === "permanent" || attempt.attemptsMade + 1 >= attempt.maxAttempts;
+    // Push logs each device itself.
+    if (job.channel !== "push") await logAttempt(job, "failed", error.message);
     await recordFailure(job, error, final);
     throw Object.assign(error, { final });
   }
@@ -173,13 +190,16 @@ async function deliverPush(job: DeliveryJob, row: Row): Promise<Outcome> {
       if (gone) {
         await pool.query("DELETE FROM push_subscriptions WHERE id = $1", [device.id]);
         await record("gone", "the push service no longer knows this subscription");
+        await logAttempt(job, "gone", "404/410 from the push service", device.id);
       } else {
         await record("sent");
+        await logAttempt(job, "sent", undefined, device.id);
         sent++;
       }
     } catch (caught) {
       const error = caught instanceof DeliveryError ? caught : new DeliveryError("transient", (caught as Error).message);
       await record("failed", error.message.slice(0, 1000));
+      await logAttempt(job, "failed", error.message, device.id);
       // One push service being down is no reason to hold every user's pushes: retried per delivery.
       if (error.kind === "permanent") refused = error;
       else retry = new DeliveryError("transient", error.message, error.reason, error.retryAfterMs);

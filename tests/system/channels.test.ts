@@ -96,6 +96,12 @@ describe("email", () => {
     await eventually(async () => ((await delivery(reply.body.id, userId, "email"))?.status === "sent" ? true : undefined), 10_000, "email sent");
     expect(emailsTo(userId)).toHaveLength(1);
     expect(emailsTo(userId)[0]!.at - started, "waited for Retry-After").toBeGreaterThanOrEqual(1000);
+    // Each attempt is in the log, and in the admin timeline.
+    const { rows: log } = await db.query("SELECT outcome, error FROM delivery_attempts WHERE trigger_id = $1 AND user_id = $2 AND channel = 'email' ORDER BY id", [reply.body.id, userId]);
+    expect(log.map((l) => l.outcome)).toEqual(["failed", "sent"]);
+    expect(log[0].error).toContain("429");
+    const timeline = (await request(`${system.webUrls[0]}/api/v1/admin/activity/${reply.body.id}/${userId}`, { token: system.serviceKey })).body.events as { channel: string; event: string }[];
+    expect(timeline.filter((e) => e.channel === "email").map((e) => e.event)).toEqual(expect.arrayContaining(["attempt: failed", "attempt: sent"]));
     expect(providers.attempts.email - before).toBe(2);
     expect(await delivery(reply.body.id, userId, "email")).toMatchObject({ status: "sent", attempts: 2 });
   });
