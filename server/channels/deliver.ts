@@ -14,6 +14,7 @@ import type { Priority } from "@/server/notifications/notifications.schema";
 import type { DeliveryJob } from "@/server/channels/channel-queues";
 import { htmlToText, renderChannel, smsSegments, templatesFor, type RenderContext } from "@/server/templates/render-notification";
 import type { Templates } from "@/server/types/types.schema";
+import { escapeHtml } from "@/server/templates/escape-html";
 import { publicBaseUrl, signLink, withTracking } from "@/server/channels/signed-links";
 
 type Row = {
@@ -74,7 +75,6 @@ async function load(job: DeliveryJob): Promise<Row | null> {
   return rows[0] ?? null;
 }
 
-const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
 
 /** What this delivery says on its channel: the type's template, or the trigger's own title and body. */
 async function content(job: DeliveryJob, row: Row) {

@@ -9,6 +9,7 @@ import { logger } from "@/server/logger";
 import { resolvePreferences } from "@/server/preferences/preferences.schema";
 import { sendEmail } from "@/server/channels/email-provider";
 import { publicBaseUrl } from "@/server/channels/signed-links";
+import { escapeHtml } from "@/server/templates/escape-html";
 
 export type Frequency = "daily" | "weekly";
 
@@ -39,7 +40,6 @@ type Candidate = { id: string; email: string | null; name: string | null; timezo
 type Item = { trigger_id: string; title: string; body: string; url: string | null; created_at: Date };
 
 const retryAfter = new Map<string, number>();
-const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** Sends every digest that is due; answers how many went out. */
 export async function sendDueDigests(at: Date = now()): Promise<number> {
@@ -85,8 +85,8 @@ async function sendDigest(user: Candidate, frequency: Frequency, at: Date): Prom
   const label = frequency === "daily" ? "daily" : "weekly";
   const subject = `Your ${label} digest: ${items.length} new notification${items.length === 1 ? "" : "s"}`;
   const html =
-    `<p>Hi ${escape(user.name ?? "there")},</p><p>Here is what happened since your last digest:</p><ul>` +
-    items.map((i) => `<li>${i.url ? `<a href="${escape(i.url.startsWith("/") ? `${base}${i.url}` : i.url)}">${escape(i.title)}</a>` : escape(i.title)}${i.body ? `<br><span>${escape(i.body)}</span>` : ""}</li>`).join("") +
+    `<p>Hi ${escapeHtml(user.name ?? "there")},</p><p>Here is what happened since your last digest:</p><ul>` +
+    items.map((i) => `<li>${i.url ? `<a href="${escapeHtml(i.url.startsWith("/") ? `${base}${i.url}` : i.url)}">${escapeHtml(i.title)}</a>` : escapeHtml(i.title)}${i.body ? `<br><span>${escapeHtml(i.body)}</span>` : ""}</li>`).join("") +
     `</ul><p><a href="${base}/notifications">Open your inbox</a> · <a href="${base}/settings/notifications">Change how often you get these</a></p>`;
   const text = `Hi ${user.name ?? "there"},\n\nHere is what happened since your last digest:\n\n${items.map((i) => `- ${i.title}${i.body ? `: ${i.body}` : ""}`).join("\n")}\n\nChange how often you get these: ${base}/settings/notifications`;
   // One key per user and digest period: a retry never sends the same digest twice.

@@ -324,6 +324,7 @@ async function decideChunk(trigger: TriggerRow, recipients: Recipient[], at: Dat
     });
   const result = new Map<string, Map<Channel, Decision>>();
   const limited: string[] = [];
+  const byId = new Map(recipients.map((r) => [r.id, r]));
   const prefsById = new Map<string, ReturnType<typeof resolvePreferences>>();
   for (const r of recipients) {
     const preferences = resolvePreferences(r.preferences);
@@ -338,7 +339,7 @@ async function decideChunk(trigger: TriggerRow, recipients: Recipient[], at: Dat
     const allowed = await takeRateLimits(trigger.type, trigger.id, limited, trigger.limits, at);
     for (const id of limited) {
       if (allowed.get(id)) continue;
-      const r = recipients.find((x) => x.id === id)!;
+      const r = byId.get(id)!;
       const byChannel = result.get(id)!;
       for (const [channel, decision] of byChannel) {
         if (channel !== "in_app" && decision.action === "send") byChannel.set(channel, decide(r, channel, true, prefsById.get(id)!));

@@ -3,6 +3,7 @@
 // so link scanners cannot unsubscribe anyone.
 import { verifyLink } from "@/server/channels/signed-links";
 import { updatePreferences } from "@/server/preferences/user-preferences";
+import { escapeHtml } from "@/server/templates/escape-html";
 
 const page = (title: string, body: string, status = 200) =>
   new Response(
@@ -11,14 +12,13 @@ const page = (title: string, body: string, status = 200) =>
     { status, headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } },
   );
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export async function GET(_request: Request, { params }: { params: Promise<{ token: string }> }): Promise<Response> {
   const link = verifyLink((await params).token, "unsubscribe");
   if (!link) return page("Link not valid", "<p>This unsubscribe link is not valid. You can change what you receive in your notification settings.</p>", 400);
   return page(
     "Unsubscribe",
-    `<p>Stop emails about <strong>${escape(link.cat)}</strong>? You will still see them in your inbox, and you can turn them back on in your notification settings.</p>` +
+    `<p>Stop emails about <strong>${escapeHtml(link.cat)}</strong>? You will still see them in your inbox, and you can turn them back on in your notification settings.</p>` +
       `<form method="post"><button type="submit" style="padding:.5rem 1rem">Unsubscribe</button></form>`,
   );
 }
@@ -27,5 +27,5 @@ export async function POST(_request: Request, { params }: { params: Promise<{ to
   const link = verifyLink((await params).token, "unsubscribe");
   if (!link) return page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 400);
   await updatePreferences(link.u, { categories: { [link.cat]: { email: false } } });
-  return page("Unsubscribed", `<p>You will no longer get emails about <strong>${escape(link.cat)}</strong>.</p>`);
+  return page("Unsubscribed", `<p>You will no longer get emails about <strong>${escapeHtml(link.cat)}</strong>.</p>`);
 }
