@@ -167,6 +167,14 @@ export function NotificationProvider({ children, connection, navigate }: Provide
         for (;;) {
           const page = await api.changes(lastSeq.current!);
           if (page.changes.length > 0) updateLists(client, (list) => applyChanges(list, page.changes));
+          // What arrived in the last minute but reached this tab by catch-up (not live) still gets
+          // its toast; older ones (after a long time offline) only show in the list.
+          for (const change of page.changes) {
+            const n = change.kind === "new" ? change.notification : undefined;
+            if (n && Date.now() - Date.parse(n.createdAt) < 60_000 && shouldToast(n, toastedIds.current, document.visibilityState)) {
+              setToasts((current) => [...current.slice(-2), { id: n.id, notification: n }]);
+            }
+          }
           lastSeq.current = page.lastSeq;
           if (!page.hasMore) break;
         }
