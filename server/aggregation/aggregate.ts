@@ -1,6 +1,6 @@
-// The pure rules of aggregation (issue 6, in progress): which group an event joins, how a group's
-// actors are merged, and how they read ("John, Mary and 5 others"). The fan-out will use them to
-// update an unread notification instead of creating another.
+// The pure rules of aggregation: which group an event joins, how a group's actors are merged, and
+// how they read ("John, Mary and 5 others"). The fan-out (open-groups.ts) uses them to update an
+// unread notification instead of creating another.
 import { durationMs } from "@/server/types/types.schema";
 
 export type Actor = { id: string; name?: string; avatarUrl?: string };

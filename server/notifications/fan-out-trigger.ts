@@ -12,6 +12,9 @@ import { takeRateLimits, type Limits } from "@/server/routing/rate-limits";
 import { readsRecipient, renderChannel, templatesFor, type RenderContext } from "@/server/templates/render-notification";
 import type { Templates } from "@/server/types/types.schema";
 import { enqueueDeliveries, isSendingChannel, SENDING_CHANNELS, type DeliveryRef } from "@/server/channels/channel-queues";
+import { groupKey, type Actor } from "@/server/aggregation/aggregate";
+import { joinOpenGroups, type JoinedGroup } from "@/server/aggregation/open-groups";
+import { durationMs } from "@/server/types/types.schema";
 
 type TriggerRow = {
   id: string;
@@ -37,6 +40,7 @@ type TriggerRow = {
   templates: Templates;
   locales: Record<string, Templates>;
   template_version: number;
+  aggregate: { window: string; key?: string } | null;
 };
 
 type Recipient = { id: string; name: string | null; email: string | null; phone: string | null; timezone: string | null; locale: string | null; preferences: unknown; has_push: boolean };
@@ -106,12 +110,12 @@ function inboxRenderer(trigger: TriggerRow) {
   const own = trigger.title !== null;
   const perRecipient = !own && readsRecipient(trigger.templates);
   const cache = new Map<string, Promise<InboxText>>();
-  const render = async (recipient: Recipient): Promise<InboxText> => {
+  const render = async (recipient: Recipient, group?: { actors: Actor[]; actorCount: number }): Promise<InboxText> => {
     if (own) return { title: trigger.title!.slice(0, 500), body: (trigger.body ?? "").slice(0, 5000), actions: trigger.actions };
     const context: RenderContext = {
       actor: trigger.actor,
-      actors,
-      actorCount: actors.length,
+      actors: group?.actors ?? actors,
+      actorCount: group?.actorCount ?? actors.length,
       target: trigger.target,
       data: trigger.data,
       // Only the recipient's own profile, and only what a template may show.
@@ -135,11 +139,24 @@ function inboxRenderer(trigger: TriggerRow) {
       }
       return hit;
     },
+    /** The texts of a group the event joined, over the group's actors (not cached: each group differs). */
+    groupText(recipient: Recipient, group: { actors: Actor[]; actorCount: number }): Promise<InboxText> {
+      return render(recipient, group);
+    },
   };
 }
 type Renderer = ReturnType<typeof inboxRenderer>;
 
-type InsertedRow = { id: string; user_id: string; seq: number; unread_count: number; unseen_count: number; text: InboxText };
+type InsertedRow = {
+  id: string;
+  user_id: string;
+  seq: number;
+  unread_count: number;
+  unseen_count: number;
+  text: InboxText;
+  /** Set when the event joined an open group: that notification was updated, not created. */
+  group?: JoinedGroup & { sortAt: Date };
+};
 
 const RECIPIENT_COLUMNS = "u.name, u.email, u.phone, u.timezone, u.locale, u.preferences";
 /** Whether the recipient (`id` of the page) has a device for web push. */
@@ -181,7 +198,12 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
     const at = now();
     const decisions = await decideChunk(trigger, recipients, at);
     const inbox = recipients.filter((r) => decisions.get(r.id)!.get("in_app")?.action === "send");
-    const texts = await Promise.all(inbox.map((r) => renderer.text(r)));
+    // Aggregation: who joins an open group (their notification is updated) and who starts one.
+    const key = trigger.aggregate ? groupKey(trigger, trigger.aggregate.key) : null;
+    const joined = key ? await joinOpenGroups(client, key, inbox.map((r) => r.id), trigger.actor, trigger.created_at) : new Map<string, JoinedGroup>();
+    const fresh = inbox.filter((r) => !joined.has(r.id));
+    const grouped = inbox.filter((r) => joined.has(r.id));
+    const texts = await Promise.all([...fresh.map((r) => renderer.text(r)), ...grouped.map((r) => renderer.groupText(r, joined.get(r.id)!))]);
     // Distinct texts are sent once; each recipient points at its text.
     const distinct: InboxText[] = [];
     const index = new Map<InboxText, number>();
@@ -204,49 +226,81 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
         others.deliverAt.push(decision.action === "defer" ? decision.until : null);
       }
     }
-    const inboxIds = new Set(inbox.map((r) => r.id));
-    const { rows } = await client.query<Omit<InsertedRow, "text"> & { idx: number }>(
+    // The in-app outcome of an event that updated a group: stored and published, as an update.
+    for (const r of grouped) {
+      others.user.push(r.id);
+      others.channel.push("in_app");
+      others.status.push("sent");
+      others.reason.push("aggregated");
+      others.deliverAt.push(null);
+    }
+    const freshIds = new Set(fresh.map((r) => r.id));
+    const bumpUnseen = new Set([...freshIds, ...grouped.filter((r) => joined.get(r.id)!.wasSeen).map((r) => r.id)]);
+    const groupedRows = grouped.map((r) => joined.get(r.id)!);
+    const { rows } = await client.query<Omit<InsertedRow, "text" | "group"> & { idx: number; updated: boolean; sort_at: Date }>(
       `WITH page AS (
-         SELECT * FROM unnest($2::text[], $3::boolean[]) AS p(id, inbox)
+         SELECT * FROM unnest($2::text[], $3::int[], $4::int[], $5::int[]) AS p(id, seq_inc, unread_inc, unseen_inc)
        ), texts AS (
-         SELECT * FROM unnest($4::int[], $5::text[]) AS t(idx, user_id)
+         SELECT * FROM unnest($6::int[], $7::text[]) AS t(idx, user_id)
        ), bumped AS (
          INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
-         SELECT id, inbox::int, inbox::int, inbox::int FROM page ORDER BY id
+         SELECT id, seq_inc, unread_inc, unseen_inc FROM page ORDER BY id
          ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + excluded.last_seq, unread_count = u.unread_count + excluded.unread_count,
                                         unseen_count = u.unseen_count + excluded.unseen_count
          RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
        ), inserted AS (
          INSERT INTO notifications (id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count,
                                     target, actions, data, seq, expires_at, created_at, sort_at, updated_at)
-         SELECT uuid_generate_v7(), b.id, $1::uuid, $8, $9, $10, ($6::text[])[t.idx], ($7::text[])[t.idx], $11::jsonb, $12::jsonb, $13,
-                $14::jsonb, ($15::jsonb[])[t.idx], $16::jsonb, b.last_seq, $17::timestamptz, $18::timestamptz, $18::timestamptz, $18::timestamptz
+         SELECT uuid_generate_v7(), b.id, $1::uuid, $10, $11, $12, ($8::text[])[t.idx], ($9::text[])[t.idx], $13::jsonb, $14::jsonb, $15,
+                $16::jsonb, ($17::jsonb[])[t.idx], $18::jsonb, b.last_seq, $19::timestamptz, $20::timestamptz, $20::timestamptz, $20::timestamptz
            FROM bumped b JOIN texts t ON t.user_id = b.id
          RETURNING id, user_id, seq
+       ), updated AS (
+         UPDATE notifications n
+            SET title = ($8::text[])[g.idx], body = ($9::text[])[g.idx], actions = ($17::jsonb[])[g.idx], actor = $13::jsonb,
+                actors = g.actors, actor_count = g.actor_count, data = $18::jsonb, expires_at = $19::timestamptz, seq = b.last_seq,
+                sort_at = greatest(n.sort_at, $20::timestamptz), updated_at = greatest(n.updated_at, $20::timestamptz), seen_at = NULL
+           FROM unnest($30::text[], $31::uuid[], $32::timestamptz[], $33::int[], $34::jsonb[], $35::int[])
+                  AS g(user_id, id, created_at, idx, actors, actor_count)
+           JOIN bumped b ON b.id = g.user_id
+          WHERE n.id = g.id AND n.created_at = g.created_at
+         RETURNING n.id, n.user_id, n.seq, n.created_at, n.sort_at, g.idx
        ), changes AS (
          INSERT INTO notification_changes (user_id, seq, kind, notification_id, notification_at, at)
-         SELECT user_id, seq, 'new', id, $18::timestamptz, $18::timestamptz FROM inserted
+         SELECT user_id, seq, 'new', id, $20::timestamptz, $20::timestamptz FROM inserted
+         UNION ALL
+         SELECT user_id, seq, 'updated', id, created_at, $20::timestamptz FROM updated
+       ), regrouped AS (
+         -- The recipients who started a group: it now points at their new notification.
+         UPDATE notification_groups g SET notification_id = i.id, notification_at = $20::timestamptz,
+                window_ends_at = $20::timestamptz + make_interval(secs => $37::float8 / 1000)
+           FROM inserted i WHERE $36::text IS NOT NULL AND g.group_key = $36 AND g.user_id = i.user_id
        ), decided AS (
          INSERT INTO deliveries (trigger_id, user_id, channel, status, reason, deliver_at, template_version, created_at, enqueued_at)
-         SELECT $1::uuid, d.user_id, d.channel, d.status, d.reason, d.deliver_at, $19, $18::timestamptz,
-                CASE WHEN d.status = 'queued' AND d.channel = ANY($27::text[]) THEN now() END
-           FROM unnest($20::text[], $21::text[], $22::text[], $23::text[], $24::timestamptz[]) AS d(user_id, channel, status, reason, deliver_at)
+         SELECT $1::uuid, d.user_id, d.channel, d.status, d.reason, d.deliver_at, $21, $20::timestamptz,
+                CASE WHEN d.status = 'queued' AND d.channel = ANY($29::text[]) THEN now() END
+           FROM unnest($22::text[], $23::text[], $24::text[], $25::text[], $26::timestamptz[]) AS d(user_id, channel, status, reason, deliver_at)
        ), progress AS (
-         UPDATE triggers SET fanout_cursor = $25, fanout_count = fanout_count + cardinality($2::text[]), template_version = $19,
-                status = CASE WHEN $26::boolean THEN 'completed' ELSE 'processing' END,
-                completed_at = CASE WHEN $26::boolean THEN now() END
+         UPDATE triggers SET fanout_cursor = $27, fanout_count = fanout_count + cardinality($2::text[]), template_version = $21,
+                status = CASE WHEN $28::boolean THEN 'completed' ELSE 'processing' END,
+                completed_at = CASE WHEN $28::boolean THEN now() END
           WHERE id = $1::uuid
        ), done AS (
-         UPDATE outbox SET done_at = now() WHERE trigger_id = $1::uuid AND done_at IS NULL AND $26::boolean
+         UPDATE outbox SET done_at = now() WHERE trigger_id = $1::uuid AND done_at IS NULL AND $28::boolean
        )
-       SELECT i.id, i.user_id, i.seq, b.unread_count, b.unseen_count, t.idx
-         FROM inserted i JOIN bumped b ON b.id = i.user_id JOIN texts t ON t.user_id = i.user_id`,
+       SELECT i.id, i.user_id, i.seq, b.unread_count, b.unseen_count, t.idx, false AS updated, $20::timestamptz AS sort_at
+         FROM inserted i JOIN bumped b ON b.id = i.user_id JOIN texts t ON t.user_id = i.user_id
+       UNION ALL
+       SELECT u.id, u.user_id, u.seq, b.unread_count, b.unseen_count, u.idx, true, u.sort_at
+         FROM updated u JOIN bumped b ON b.id = u.user_id`,
       [
         trigger.id,
         recipients.map((r) => r.id),
-        recipients.map((r) => inboxIds.has(r.id)),
-        textIndex,
-        inbox.map((r) => r.id),
+        recipients.map((r) => (freshIds.has(r.id) || joined.has(r.id) ? 1 : 0)),
+        recipients.map((r) => (freshIds.has(r.id) ? 1 : 0)),
+        recipients.map((r) => (bumpUnseen.has(r.id) ? 1 : 0)),
+        textIndex.slice(0, fresh.length),
+        fresh.map((r) => r.id),
         distinct.map((t) => t.title),
         distinct.map((t) => t.body),
         renderer.shared.type,
@@ -269,14 +323,27 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
         nextCursor,
         isLast,
         SENDING_CHANNELS,
+        grouped.map((r) => r.id),
+        groupedRows.map((g) => g.notificationId),
+        groupedRows.map((g) => g.createdAt),
+        textIndex.slice(fresh.length),
+        groupedRows.map((g) => JSON.stringify(g.actors)),
+        groupedRows.map((g) => g.actorCount),
+        key,
+        trigger.aggregate ? durationMs(trigger.aggregate.window) : 0,
       ],
     );
+    if (rows.length !== inbox.length) throw new Error(`fan-out chunk stored ${rows.length} of ${inbox.length} inbox notifications`);
     await client.query("COMMIT");
     const toSend: DeliveryRef[] = [];
     others.channel.forEach((channel, i) => {
       if (others.status[i] === "queued" && isSendingChannel(channel)) toSend.push({ triggerId: trigger.id, userId: others.user[i]!, channel, priority: trigger.priority as Priority });
     });
-    return { rows: rows.map((r) => ({ ...r, text: distinct[r.idx - 1]! })), isLast, toSend };
+    return {
+      rows: rows.map(({ updated, sort_at, idx, ...r }) => ({ ...r, text: distinct[idx - 1]!, ...(updated ? { group: { ...joined.get(r.user_id)!, sortAt: sort_at } } : {}) })),
+      isLast,
+      toSend,
+    };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw error;
@@ -389,7 +456,8 @@ async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
             t.expires_at, t.status, t.created_at,
             coalesce(nt.category, 'system') AS category, coalesce(nt.opt_out, true) AS opt_out,
             coalesce(nt.respect_quiet_hours, true) AS respect_quiet_hours, coalesce(nt.defaults, '{}') AS defaults, nt.limits,
-            coalesce(nt.templates, '{}') AS templates, coalesce(nt.locales, '{}') AS locales, coalesce(nt.template_version, 0) AS template_version
+            coalesce(nt.templates, '{}') AS templates, coalesce(nt.locales, '{}') AS locales, coalesce(nt.template_version, 0) AS template_version,
+            nt.aggregate
        FROM triggers t LEFT JOIN notification_types nt ON nt.key = t.type
       WHERE t.id = $1::uuid`,
     [triggerId],
@@ -404,9 +472,11 @@ async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<void> 
   const online = new Set(await filterOnline(rows.map((r) => r.user_id)));
   for (const row of rows) {
     if (!online.has(row.user_id)) continue;
+    const group = row.group;
     const notification: Notification = {
       ...shared,
       ...row.text,
+      ...(group ? { actors: group.actors, actorCount: group.actorCount, createdAt: group.createdAt.toISOString(), sortAt: group.sortAt.toISOString() } : {}),
       id: row.id,
       seq: Number(row.seq),
       read: false,
@@ -417,7 +487,7 @@ async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<void> 
       archivedAt: null,
       clickedAt: null,
     };
-    publishToUser(row.user_id, "notification:new", notification);
+    publishToUser(row.user_id, group ? "notification:updated" : "notification:new", notification);
     publishToUser(row.user_id, "unread_count", { count: row.unread_count, unseen: row.unseen_count, seq: Number(row.seq) });
   }
 }

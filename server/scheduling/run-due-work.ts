@@ -10,6 +10,7 @@ import { now } from "@/server/clock";
 import { logger } from "@/server/logger";
 import { removeNotificationsBatch } from "@/server/notifications/remove-notifications";
 import { sendDueDigests } from "@/server/channels/digests";
+import { pruneEndedGroups } from "@/server/aggregation/open-groups";
 
 const RELEASE_BATCH = 1000;
 
@@ -73,5 +74,7 @@ export async function runDueWork(): Promise<void> {
   for (let n = 1; n > 0; expired += n) n = await removeNotificationsBatch({ expiredAt: at });
   await requeueLostDeliveries();
   await sendDueDigests(at);
+  // Aggregation groups whose window has ended (with a minute's grace for fan-outs still running).
+  await pruneEndedGroups(pool, new Date(at.getTime() - 60_000));
   if (released > 0 || expired > 0) logger.info({ released, expired }, "due work done");
 }

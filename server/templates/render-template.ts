@@ -1,4 +1,5 @@
 import { Liquid, type LiquidOptions, type Template } from "liquidjs";
+import { actorsPhrase, type Actor } from "@/server/aggregation/aggregate";
 
 /**
  * Templates use Liquid syntax in a sandbox: no file system, no includes, own properties only, limits
@@ -30,6 +31,11 @@ const htmlLiquid = new Liquid({ ...options, outputEscape: "escape" });
 // Templates are one string each: nothing to include, render or lay out, so those tags are refused
 // when a template is saved (they would only ever reach for files).
 for (const engine of [liquid, htmlLiquid]) {
+  // `{{ actors | actor_names: actorCount }}` reads "John, Mary and 5 others" for an aggregated notification.
+  engine.registerFilter("actor_names", (actors: unknown, count: unknown) => {
+    const list = Array.isArray(actors) ? actors.filter((a): a is Actor => Boolean(a) && typeof a === "object" && typeof (a as Actor).id === "string") : [];
+    return actorsPhrase(list, typeof count === "number" ? count : list.length);
+  });
   for (const tag of ["include", "render", "layout", "block"]) {
     engine.registerTag(tag, {
       parse() {

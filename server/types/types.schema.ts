@@ -54,7 +54,17 @@ export const typeInputSchema = z
     optOut: z.boolean().default(true),
     respectQuietHours: z.boolean().default(true),
     defaults: z.partialRecord(channelSchema, z.boolean()).default({}),
-    aggregate: z.strictObject({ window: durationSchema, key: z.string().min(1).max(200).optional() }).nullable().default(null),
+    aggregate: z
+      .strictObject({
+        window: durationSchema,
+        key: z
+          .string()
+          .regex(/^(type|targetType|targetId|actorId|data\.[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*)(:(type|targetType|targetId|actorId|data\.[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*))*$/, "must join type, targetType, targetId, actorId or data.<path> with ':'")
+          .max(200)
+          .optional(),
+      })
+      .nullable()
+      .default(null),
     batch: z.strictObject({ push: durationSchema.optional(), email: durationSchema.optional() }).nullable().default(null),
     limits: z
       .strictObject({ perHour: z.number().int().min(1).max(100_000).optional(), perDay: z.number().int().min(1).max(1_000_000).optional() })
