@@ -12,7 +12,8 @@ import { pushTopic, sendPush } from "@/server/channels/push-provider";
 import { subscriptionsOf } from "@/server/push/subscriptions";
 import type { Priority } from "@/server/notifications/notifications.schema";
 import type { DeliveryJob } from "@/server/channels/channel-queues";
-import { htmlToText, renderChannel, smsSegments, templatesFor, type RenderContext } from "@/server/templates/render-notification";
+import { channelReads, htmlToText, renderChannel, smsSegments, templatesFor, type RenderContext } from "@/server/templates/render-notification";
+import { groupKey, MAX_ACTORS, type Actor, type GroupSource } from "@/server/aggregation/aggregate";
 import type { Templates } from "@/server/types/types.schema";
 import { escapeHtml } from "@/server/templates/escape-html";
 import { publicBaseUrl, signLink, withTracking } from "@/server/channels/signed-links";
@@ -39,6 +40,8 @@ type Row = {
   opt_out: boolean | null;
   priority: Priority;
   notification_id: string | null;
+  batch_id: number | null;
+  aggregate: { window: string; key?: string } | null;
 };
 
 export type Attempt = { attemptsMade: number; maxAttempts: number };
@@ -61,9 +64,9 @@ export type Outcome = "sent" | "skipped";
 async function load(job: DeliveryJob): Promise<Row | null> {
   // The templates of the version the fan-out recorded, else the type's current ones.
   const { rows } = await pool.query<Row>(
-    `SELECT d.status, d.attempts, d.created_at, t.type, t.title, t.body, t.actor, t.target, t.data, t.expires_at, t.priority, n.id AS notification_id,
+    `SELECT d.status, d.attempts, d.created_at, d.batch_id, t.type, t.title, t.body, t.actor, t.target, t.data, t.expires_at, t.priority, n.id AS notification_id,
             u.email, u.phone, u.name, u.locale, u.timezone,
-            coalesce(v.templates, nt.templates) AS templates, coalesce(v.locales, nt.locales) AS locales, nt.category, nt.opt_out
+            coalesce(v.templates, nt.templates) AS templates, coalesce(v.locales, nt.locales) AS locales, nt.category, nt.opt_out, nt.aggregate
        FROM deliveries d JOIN triggers t ON t.id = d.trigger_id
        LEFT JOIN users u ON u.id = d.user_id
        LEFT JOIN notification_types nt ON nt.key = t.type
@@ -76,25 +79,76 @@ async function load(job: DeliveryJob): Promise<Row | null> {
 }
 
 
-/** What this delivery says on its channel: the type's template, or the trigger's own title and body. */
-async function content(job: DeliveryJob, row: Row) {
-  const actors = row.actor ? [row.actor] : [];
-  const context: RenderContext = {
+type Summary = { items: NonNullable<RenderContext["batch"]>; actors: Actor[]; actorCount: number };
+
+/**
+ * The other deliveries of this delivery's batching window, when it sends a window's summary: every
+ * event in it (newest first, this one included), and their distinct actors.
+ */
+async function summaryOf(job: DeliveryJob, row: Row): Promise<Summary | null> {
+  if (row.batch_id === null) return null;
+  const { rows } = await pool.query<{ title: string | null; body: string | null; actor: Actor | null; target: Record<string, unknown> | null; data: Record<string, unknown> }>(
+    `SELECT coalesce(n.title, t.title) AS title, coalesce(n.body, t.body) AS body, t.actor, t.target, t.data
+       FROM deliveries d JOIN triggers t ON t.id = d.trigger_id
+       LEFT JOIN notifications n ON n.trigger_id = d.trigger_id AND n.user_id = d.user_id AND n.created_at = d.created_at
+      WHERE d.batch_id = $1 AND d.user_id = $2 AND d.channel = $3 AND (d.reason = 'in_summary' OR d.trigger_id = $4)
+      ORDER BY d.created_at DESC, d.trigger_id DESC LIMIT 100`,
+    [row.batch_id, job.userId, job.channel, job.triggerId],
+  );
+  if (rows.length <= 1) return null;
+  const seen = new Set<string>();
+  const actors: Actor[] = [];
+  for (const r of rows) {
+    if (!r.actor || seen.has(r.actor.id)) continue;
+    seen.add(r.actor.id);
+    actors.push(r.actor);
+  }
+  return {
+    items: rows.map((r) => ({ title: r.title ?? row.type, body: r.body ?? "", actor: r.actor, target: r.target, data: r.data })),
+    actors: actors.slice(0, MAX_ACTORS),
+    actorCount: actors.length,
+  };
+}
+
+function contextOf(job: DeliveryJob, row: Row, summary: Summary | null): RenderContext {
+  const actors = summary?.actors ?? (row.actor ? [row.actor] : []);
+  return {
     actor: row.actor,
     actors,
-    actorCount: actors.length,
+    actorCount: summary?.actorCount ?? actors.length,
     target: row.target,
     data: row.data,
     recipient: { id: job.userId, name: row.name, locale: row.locale, timezone: row.timezone },
+    ...(summary ? { batchCount: summary.items.length, batch: summary.items } : {}),
   };
+}
+
+/**
+ * What this delivery says on its channel: the type's template, or the trigger's own title and body.
+ * A window's summary renders the newest event's template over all the window's actors, with
+ * `batchCount` and `batch`; a template that does not read them gets "(+2 more)" and, in email, the
+ * list of the other events.
+ */
+async function content(job: DeliveryJob, row: Row) {
+  const summary = await summaryOf(job, row);
+  const context = contextOf(job, row, summary);
   const templates = templatesFor(row.templates ?? {}, row.locales ?? {}, row.locale);
   const title = row.title ?? row.type;
   const body = row.body ?? "";
   if (job.channel === "email") {
     const rendered = row.title === null ? await renderChannel(templates, "email", context) : null;
-    if (rendered) return { email: rendered.content };
     const html = `<p><strong>${escapeHtml(title)}</strong></p>${body ? `<p>${escapeHtml(body).replace(/\n/g, "<br>")}</p>` : ""}`;
-    return { email: { subject: title.slice(0, 300), html, text: htmlToText(html) } };
+    const email = rendered?.content ?? { subject: title.slice(0, 300), html, text: htmlToText(html) };
+    if (!summary || (rendered && channelReads(templates, "email", ["batchCount", "batch"]))) return { email };
+    const others = summary.items.slice(1);
+    const more = ` (+${others.length} more)`;
+    return {
+      email: {
+        subject: `${email.subject.slice(0, 300 - more.length)}${more}`,
+        html: `${email.html}<hr><p>Also since then:</p><ul>${others.map((i) => `<li>${escapeHtml(i.title)}${i.body ? `<br><span>${escapeHtml(i.body)}</span>` : ""}</li>`).join("")}</ul>`,
+        text: `${email.text}\n\nAlso since then:\n${others.map((i) => `- ${i.title}${i.body ? `: ${i.body}` : ""}`).join("\n")}`,
+      },
+    };
   }
   const rendered = row.title === null ? await renderChannel(templates, "sms", context) : null;
   const text = rendered?.content.body ?? (body ? `${title}: ${body}` : title);
@@ -112,6 +166,7 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
   const key: [string, string, string] = [job.triggerId, job.userId, job.channel];
   if (row.expires_at && row.expires_at.getTime() <= now().getTime()) {
     await pool.query("UPDATE deliveries SET status = 'suppressed', reason = 'expired', updated_at = now() WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'", key);
+    await settleSummary(job, row.batch_id, "suppressed");
     return "skipped";
   }
   try {
@@ -122,6 +177,7 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
     const suppressed = await suppressionOf(job.channel, address);
     if (suppressed) {
       await pool.query("UPDATE deliveries SET status = 'suppressed', reason = $4, updated_at = now() WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'", [...key, suppressed]);
+      await settleSummary(job, row.batch_id, "suppressed");
       return "skipped";
     }
     const rendered = await content(job, row).catch((error: unknown) => {
@@ -137,6 +193,7 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
         WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'`,
       [...key, result.providerId],
     );
+    await settleSummary(job, row.batch_id, "sent", result.providerId);
     await logAttempt(job, "sent");
     return "sent";
   } catch (caught) {
@@ -145,6 +202,7 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
     // Push logs each device itself.
     if (job.channel !== "push") await logAttempt(job, "failed", error.message);
     await recordFailure(job, error, final);
+    if (final) await settleSummary(job, row.batch_id, "failed");
     throw Object.assign(error, { final });
   }
 }
@@ -167,12 +225,15 @@ async function deliverPush(job: DeliveryJob, row: Row): Promise<Outcome> {
     await pool.query("UPDATE deliveries SET status = 'suppressed', reason = 'no_address', updated_at = now() WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'", key);
     return "skipped";
   }
-  const actors = row.actor ? [row.actor] : [];
-  const context: RenderContext = { actor: row.actor, actors, actorCount: actors.length, target: row.target, data: row.data, recipient: { id: job.userId, name: row.name, locale: row.locale, timezone: row.timezone } };
-  const rendered = row.title === null ? await renderChannel(templatesFor(row.templates ?? {}, row.locales ?? {}, row.locale), "push", context) : null;
+  const summary = await summaryOf(job, row);
+  const templates = templatesFor(row.templates ?? {}, row.locales ?? {}, row.locale);
+  const rendered = row.title === null ? await renderChannel(templates, "push", contextOf(job, row, summary)) : null;
   const targetUrl = typeof row.target?.url === "string" ? row.target.url : undefined;
-  const content = rendered?.content ?? { title: row.title ?? row.type, body: row.body ?? "", url: targetUrl };
-  const topic = pushTopic(`${job.triggerId}/${job.userId}`);
+  let content = rendered?.content ?? { title: row.title ?? row.type, body: row.body ?? "", url: targetUrl };
+  if (summary && !(rendered && channelReads(templates, "push", ["batchCount", "batch"]))) content = { ...content, title: `${content.title} (+${summary.items.length - 1} more)` };
+  // One Topic (and device tag) per aggregation group: a newer push replaces an older one not yet
+  // delivered, and the one shown on the device. Otherwise one per notification.
+  const topic = pushTopic(row.aggregate ? `${groupKey(row as unknown as GroupSource, row.aggregate.key)}/${job.userId}` : `${job.triggerId}/${job.userId}`);
   let retry: DeliveryError | null = null;
   let refused: DeliveryError | null = null;
   for (const [index, device] of devices.entries()) {
@@ -213,7 +274,21 @@ async function deliverPush(job: DeliveryJob, row: Row): Promise<Outcome> {
       WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'`,
     [...key, status, status === "sent" ? null : "no_address"],
   );
+  await settleSummary(job, row.batch_id, status);
   return status === "sent" ? "sent" : "skipped";
+}
+
+/**
+ * The other deliveries of a window's summary share its outcome (and provider id, so the provider's
+ * delivered/opened events reach them too). A replayed summary that succeeds later settles them again.
+ */
+async function settleSummary(job: DeliveryJob, batchId: number | null, status: "sent" | "failed" | "suppressed", providerId?: string): Promise<void> {
+  if (batchId === null) return;
+  await pool.query(
+    `UPDATE deliveries SET status = $5, provider_id = coalesce($6, provider_id), sent_at = CASE WHEN $5 = 'sent' THEN now() END, updated_at = now()
+      WHERE batch_id = $1 AND user_id = $2 AND channel = $3 AND reason = 'in_summary' AND trigger_id <> $4 AND status <> 'sent'`,
+    [batchId, job.userId, job.channel, job.triggerId, status, providerId ?? null],
+  );
 }
 
 /**

@@ -15,6 +15,7 @@ import { enqueueDeliveries, isSendingChannel, SENDING_CHANNELS, type DeliveryRef
 import { groupKey, type Actor } from "@/server/aggregation/aggregate";
 import { joinOpenGroups, type JoinedGroup } from "@/server/aggregation/open-groups";
 import { durationMs } from "@/server/types/types.schema";
+import { batchWindowOf, joinBatchWindows, type BatchSettings, type Window } from "@/server/channels/batch-windows";
 
 type TriggerRow = {
   id: string;
@@ -41,6 +42,7 @@ type TriggerRow = {
   locales: Record<string, Templates>;
   template_version: number;
   aggregate: { window: string; key?: string } | null;
+  batch: BatchSettings;
 };
 
 type Recipient = { id: string; name: string | null; email: string | null; phone: string | null; timezone: string | null; locale: string | null; preferences: unknown; has_push: boolean };
@@ -215,15 +217,25 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
       }
       return i;
     });
-    const others = { user: [] as string[], channel: [] as string[], status: [] as string[], reason: [] as (string | null)[], deliverAt: [] as (Date | null)[] };
+    // Batching windows: push and email that would go now wait for their window's summary instead.
+    const windows = new Map<Channel, Map<string, Window>>();
+    for (const channel of ["push", "email"] as const) {
+      const window = batchWindowOf(trigger.batch, channel, trigger.priority as Priority);
+      if (!window || !trigger.channels.includes(channel)) continue;
+      const sending = recipients.filter((r) => decisions.get(r.id)!.get(channel)?.action === "send").map((r) => r.id);
+      windows.set(channel, await joinBatchWindows(client, trigger.type, channel, sending, window, at));
+    }
+    const others = { user: [] as string[], channel: [] as string[], status: [] as string[], reason: [] as (string | null)[], deliverAt: [] as (Date | null)[], batchId: [] as (number | null)[] };
     for (const r of recipients) {
       for (const [channel, decision] of decisions.get(r.id)!) {
         if (channel === "in_app" && decision.action === "send") continue;
+        const window = windows.get(channel)?.get(r.id);
         others.user.push(r.id);
         others.channel.push(channel);
-        others.status.push(statusOf(decision));
-        others.reason.push("reason" in decision ? decision.reason : null);
-        others.deliverAt.push(decision.action === "defer" ? decision.until : null);
+        others.status.push(window ? "batched" : statusOf(decision));
+        others.reason.push(window ? "batch_window" : "reason" in decision ? decision.reason : null);
+        others.deliverAt.push(window ? window.endsAt : decision.action === "defer" ? decision.until : null);
+        others.batchId.push(window?.id ?? null);
       }
     }
     // The in-app outcome of an event that updated a group: stored and published, as an update.
@@ -233,6 +245,7 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
       others.status.push("sent");
       others.reason.push("aggregated");
       others.deliverAt.push(null);
+      others.batchId.push(null);
     }
     const freshIds = new Set(fresh.map((r) => r.id));
     const bumpUnseen = new Set([...freshIds, ...grouped.filter((r) => joined.get(r.id)!.wasSeen).map((r) => r.id)]);
@@ -276,10 +289,10 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
                 window_ends_at = $20::timestamptz + make_interval(secs => $37::float8 / 1000)
            FROM inserted i WHERE $36::text IS NOT NULL AND g.group_key = $36 AND g.user_id = i.user_id
        ), decided AS (
-         INSERT INTO deliveries (trigger_id, user_id, channel, status, reason, deliver_at, template_version, created_at, enqueued_at)
+         INSERT INTO deliveries (trigger_id, user_id, channel, status, reason, deliver_at, template_version, created_at, enqueued_at, batch_id)
          SELECT $1::uuid, d.user_id, d.channel, d.status, d.reason, d.deliver_at, $21, $20::timestamptz,
-                CASE WHEN d.status = 'queued' AND d.channel = ANY($29::text[]) THEN now() END
-           FROM unnest($22::text[], $23::text[], $24::text[], $25::text[], $26::timestamptz[]) AS d(user_id, channel, status, reason, deliver_at)
+                CASE WHEN d.status = 'queued' AND d.channel = ANY($29::text[]) THEN now() END, d.batch_id
+           FROM unnest($22::text[], $23::text[], $24::text[], $25::text[], $26::timestamptz[], $38::bigint[]) AS d(user_id, channel, status, reason, deliver_at, batch_id)
        ), progress AS (
          UPDATE triggers SET fanout_cursor = $27, fanout_count = fanout_count + cardinality($2::text[]), template_version = $21,
                 status = CASE WHEN $28::boolean THEN 'completed' ELSE 'processing' END,
@@ -331,6 +344,7 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
         groupedRows.map((g) => g.actorCount),
         key,
         trigger.aggregate ? durationMs(trigger.aggregate.window) : 0,
+        others.batchId,
       ],
     );
     if (rows.length !== inbox.length) throw new Error(`fan-out chunk stored ${rows.length} of ${inbox.length} inbox notifications`);
@@ -457,7 +471,7 @@ async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
             coalesce(nt.category, 'system') AS category, coalesce(nt.opt_out, true) AS opt_out,
             coalesce(nt.respect_quiet_hours, true) AS respect_quiet_hours, coalesce(nt.defaults, '{}') AS defaults, nt.limits,
             coalesce(nt.templates, '{}') AS templates, coalesce(nt.locales, '{}') AS locales, coalesce(nt.template_version, 0) AS template_version,
-            nt.aggregate
+            nt.aggregate, nt.batch
        FROM triggers t LEFT JOIN notification_types nt ON nt.key = t.type
       WHERE t.id = $1::uuid`,
     [triggerId],

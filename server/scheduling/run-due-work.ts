@@ -11,6 +11,7 @@ import { logger } from "@/server/logger";
 import { removeNotificationsBatch } from "@/server/notifications/remove-notifications";
 import { sendDueDigests } from "@/server/channels/digests";
 import { pruneEndedGroups } from "@/server/aggregation/open-groups";
+import { releaseDueBatches } from "@/server/channels/batch-windows";
 
 const RELEASE_BATCH = 1000;
 
@@ -72,6 +73,7 @@ export async function runDueWork(): Promise<void> {
   for (let n = RELEASE_BATCH; n === RELEASE_BATCH; released += n) n = await releaseDueDeliveries(at);
   let expired = 0;
   for (let n = 1; n > 0; expired += n) n = await removeNotificationsBatch({ expiredAt: at });
+  for (let n = 1; n > 0; ) n = await releaseDueBatches(at);
   await requeueLostDeliveries();
   await sendDueDigests(at);
   // Aggregation groups whose window has ended (with a minute's grace for fan-outs still running).

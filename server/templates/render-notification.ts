@@ -14,6 +14,9 @@ export type RenderContext = {
   target: Record<string, unknown> | null;
   data: Record<string, unknown>;
   recipient: Record<string, unknown>;
+  /** A batching window's summary: how many events it holds, and each of them (newest first). */
+  batchCount?: number;
+  batch?: { title: string; body: string; actor: Record<string, unknown> | null; target: Record<string, unknown> | null; data: Record<string, unknown> }[];
 };
 
 export type ChannelContent = {
@@ -35,6 +38,14 @@ export function templatesFor(templates: Templates, locales: Record<string, Templ
 /** Whether any of these templates reads the recipient's profile (then each recipient is rendered apart). */
 export function readsRecipient(templates: Templates): boolean {
   return allTemplateStrings(templates).some((t) => templateRoots(t).has("recipient"));
+}
+
+/** Whether the templates of `channel` read one of these top-level variables. */
+export function channelReads(templates: Templates, channel: Channel, names: readonly string[]): boolean {
+  return allTemplateStrings({ [channel]: templates[channel] } as Templates).some((t) => {
+    const roots = templateRoots(t);
+    return names.some((name) => roots.has(name));
+  });
 }
 
 function allTemplateStrings(templates: Templates): string[] {

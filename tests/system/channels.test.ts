@@ -369,3 +369,61 @@ describe("sms", () => {
     expect(await delivery(reply.body.id, good, "sms")).toMatchObject({ status: "delivered" });
   });
 });
+
+describe("batching windows", () => {
+  async function batchType(email: Record<string, string>): Promise<string> {
+    const key = uniqueId("batched");
+    const type = { name: "Comment", category: "engagement", channels: ["in_app", "email"], batch: { email: "3s" }, templates: { in_app: { title: "{{ actor.name }} commented", body: "" }, email } };
+    const reply = await request(`${system.webUrls[0]}/api/v1/admin/types/${key}`, { method: "PUT", token: system.serviceKey, body: type });
+    expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+    return key;
+  }
+  const completed = (id: string) => eventually(async () => ((await service.status(id)).body.status === "completed" ? true : undefined));
+
+  it("the first email opens a window, the window's end sends one summary of all of it; urgent never waits", async () => {
+    const key = await batchType({ subject: "{{ actors | actor_names: actorCount }} commented on your post", html: "<p>{% if batchCount > 1 %}{{ batchCount }} new comments{% else %}A new comment{% endif %}</p>" });
+    const userId = await recipient("window");
+    const ids: string[] = [];
+    for (const name of ["Al", "Bo", "Cy"]) {
+      const reply = await service.trigger({ type: key, to: [userId], actor: { id: name.toLowerCase(), name } });
+      expect(reply.status).toBe(202);
+      await completed(reply.body.id);
+      expect(await delivery(reply.body.id, userId, "email")).toMatchObject({ status: "batched", reason: "batch_window" });
+      ids.push(reply.body.id);
+    }
+    // Urgent goes at once, outside the window.
+    const urgent = await service.trigger({ type: key, to: [userId], actor: { id: "dee", name: "Dee" }, priority: "urgent" });
+    await eventually(async () => ((await delivery(urgent.body.id, userId, "email"))?.status === "sent" ? true : undefined), 10_000, "urgent sent");
+    expect(emailsTo(userId).map((e) => e.body.subject)).toEqual(["Dee commented on your post"]);
+    // The window ends 3 s after the first: one email for the three, each delivery sent.
+    const statuses = await eventually(async () => {
+      const all = await Promise.all(ids.map((id) => delivery(id, userId, "email")));
+      return all.every((d) => d?.status === "sent") ? all : undefined;
+    }, 15_000, "summary sent");
+    const emails = emailsTo(userId);
+    expect(emails).toHaveLength(2);
+    expect(emails[1]!.body).toMatchObject({ subject: "Cy, Bo and Al commented on your post" });
+    expect(emails[1]!.body.html).toContain("3 new comments");
+    // Every delivery of the window carries the summary's provider id (delivered/opened reach them all).
+    expect(new Set(statuses.map((d) => d!.provider_id)).size).toBe(1);
+    // The next event opens a new window.
+    const later = await service.trigger({ type: key, to: [userId], actor: { id: "eve", name: "Eve" } });
+    await completed(later.body.id);
+    expect(await delivery(later.body.id, userId, "email")).toMatchObject({ status: "batched", reason: "batch_window" });
+    await eventually(async () => ((await delivery(later.body.id, userId, "email"))?.status === "sent" ? true : undefined), 15_000, "next window");
+    expect(emailsTo(userId).at(-1)!.body.subject).toBe("Eve commented on your post");
+  });
+
+  it("a template that does not speak of the batch gets '(+n more)' and the list of the others", async () => {
+    const key = await batchType({ subject: "{{ actor.name }} commented", html: "<p>{{ actor.name }} commented</p>" });
+    const userId = await recipient("plain");
+    for (const name of ["Fay", "Gus"]) await completed((await service.trigger({ type: key, to: [userId], actor: { id: name, name } })).body.id);
+    await eventually(async () => (emailsTo(userId).length === 1 ? true : undefined), 15_000, "summary");
+    await new Promise((r) => setTimeout(r, 500));
+    const [email] = emailsTo(userId);
+    expect(emailsTo(userId)).toHaveLength(1);
+    expect(email!.body.subject).toBe("Gus commented (+1 more)");
+    expect(email!.body.html).toContain("Also since then:");
+    expect(email!.body.html).toContain("<li>Fay commented</li>");
+  });
+});
