@@ -260,6 +260,54 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
           per hour per user (push, email, SMS)
         </label>
       </div>
+      <div className="flex flex-wrap items-center gap-4 text-sm">
+        <label className="flex items-center gap-1.5" title="While the user's notification is unread, later events of the same group update it (&quot;John, Mary and 5 others&quot;) instead of adding another.">
+          <input
+            type="checkbox"
+            className="accent-brand-600"
+            checked={draft.aggregate !== null}
+            onChange={(e) => update({ aggregate: e.target.checked ? { window: "1h" } : null })}
+          />
+          Group events into one notification for
+        </label>
+        <input
+          aria-label="Grouping window"
+          disabled={draft.aggregate === null}
+          placeholder="1h"
+          className="w-16 rounded-md border border-slate-300 bg-transparent px-2 py-1 text-sm disabled:opacity-50 dark:border-slate-700"
+          value={draft.aggregate?.window ?? ""}
+          onChange={(e) => draft.aggregate && update({ aggregate: { ...draft.aggregate, window: e.target.value.trim() } })}
+        />
+        <label className="flex items-center gap-1.5">
+          by
+          <input
+            aria-label="Grouping key"
+            disabled={draft.aggregate === null}
+            placeholder="type:targetType:targetId"
+            className="w-56 rounded-md border border-slate-300 bg-transparent px-2 py-1 font-mono text-xs disabled:opacity-50 dark:border-slate-700"
+            value={draft.aggregate?.key ?? ""}
+            onChange={(e) => draft.aggregate && update({ aggregate: { window: draft.aggregate.window, ...(e.target.value.trim() ? { key: e.target.value.trim() } : {}) } })}
+          />
+        </label>
+        {(["push", "email"] as const)
+          .filter((c) => draft.channels.includes(c))
+          .map((c) => (
+            <label key={c} className="flex items-center gap-1.5" title={`The first ${CHANNEL_LABEL[c].toLowerCase()} opens a window; at its end one message sums it up. Urgent ones never wait.`}>
+              {CHANNEL_LABEL[c]}: one summary per
+              <input
+                aria-label={`${CHANNEL_LABEL[c]} batching window`}
+                placeholder="off"
+                className="w-16 rounded-md border border-slate-300 bg-transparent px-2 py-1 text-sm dark:border-slate-700"
+                value={draft.batch?.[c] ?? ""}
+                onChange={(e) => {
+                  const { [c]: _, ...rest } = draft.batch ?? {};
+                  const next = e.target.value.trim() ? { ...rest, [c]: e.target.value.trim() } : rest;
+                  update({ batch: Object.keys(next).length > 0 ? next : null });
+                }}
+              />
+            </label>
+          ))}
+      </div>
 
       <div className="grid gap-6 lg:grid-cols-2">
         <div className="space-y-4">
