@@ -33,6 +33,8 @@ const envSchema = z
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     FANOUT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
     FANOUT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /** Topic triggers to more recipients than this are broadcasts: the inbox is fanned out on read. */
+    BROADCAST_THRESHOLD: z.coerce.number().int().min(0).default(10_000),
     /** How long a fan-out job's lock lasts without renewal: a killed worker's job is retried after it. */
     FANOUT_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
     OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),

@@ -24,6 +24,8 @@ export async function cancelTrigger(triggerId: string): Promise<{ cancelled: num
       await sql.query("UPDATE triggers SET status = 'cancelled', completed_at = now() WHERE id = $1", [triggerId]);
       await sql.query("UPDATE outbox SET done_at = now() WHERE trigger_id = $1 AND done_at IS NULL", [triggerId]);
     }
+    // A broadcast is merged into no further inbox (a merge running now finishes first, and its copies are removed below).
+    await sql.query("UPDATE broadcasts SET removed_at = coalesce(removed_at, now()) WHERE trigger_id = $1", [triggerId]);
     const { rowCount } = await sql.query(
       "UPDATE deliveries SET status = 'suppressed', reason = 'cancelled', updated_at = now() WHERE trigger_id = $1 AND status IN ('queued', 'deferred', 'batched')",
       [triggerId],

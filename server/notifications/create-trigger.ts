@@ -113,11 +113,11 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
           AND (templates ? 'in_app' OR $9::text IS NOT NULL OR NOT ('in_app' = ANY(coalesce($13::text[], channels))))
      ), inserted AS (
        INSERT INTO triggers (id, service_key_id, type, recipient_ids, topic_key, recipients, actor, target, data, title, body, actions,
-                             priority, channels, send_at, expires_at, created_at)
+                             priority, channels, send_at, expires_at, created_at, broadcast_threshold)
        SELECT $1::uuid, $2::text, $3::text, $4::text[], $5::text,
               CASE WHEN $5::text IS NULL THEN cardinality($4::text[]) ELSE (SELECT count(*) FROM topic_subscriptions WHERE topic_key = $5) END,
               $6::jsonb, $7::jsonb, $8::jsonb, $9::text, $10::text, $11::jsonb, coalesce($12::text, type.priority),
-              coalesce($13::text[], type.channels), $14::timestamptz, $15::timestamptz, $16::timestamptz
+              coalesce($13::text[], type.channels), $14::timestamptz, $15::timestamptz, $16::timestamptz, $17::int
          FROM type
        RETURNING id, recipients, priority, send_at, created_at
      ), queued AS (
@@ -141,6 +141,7 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
       input.sendAt ?? null,
       input.expiresAt ?? null,
       new Date(),
+      input.broadcastThreshold ?? null,
     ],
   );
   const row = rows[0];

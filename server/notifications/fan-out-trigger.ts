@@ -15,6 +15,7 @@ import { enqueueDeliveries, isSendingChannel, SENDING_CHANNELS, type DeliveryRef
 import { groupKey, type Actor } from "@/server/aggregation/aggregate";
 import { joinOpenGroups, type JoinedGroup } from "@/server/aggregation/open-groups";
 import { durationMs } from "@/server/types/types.schema";
+import { publishBroadcast } from "@/server/broadcasts/broadcasts";
 import { batchWindowOf, joinBatchWindows, type BatchSettings, type Window } from "@/server/channels/batch-windows";
 
 type TriggerRow = {
@@ -43,6 +44,8 @@ type TriggerRow = {
   template_version: number;
   aggregate: { window: string; key?: string } | null;
   batch: BatchSettings;
+  recipients: number;
+  broadcast_threshold: number | null;
 };
 
 type Recipient = { id: string; name: string | null; email: string | null; phone: string | null; timezone: string | null; locale: string | null; preferences: unknown; has_push: boolean };
@@ -70,10 +73,24 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
   const renderer = inboxRenderer(trigger);
   if (trigger.status === "processing") await recacheLastChunk(trigger, chunkSize);
   let inserted = 0;
+  // A huge topic: the inbox notification is stored once and merged into each inbox when read.
+  const inboxByRead = isBroadcast(trigger, renderer);
+  if (inboxByRead) {
+    inserted = await broadcast(trigger, renderer);
+    if (!trigger.channels.some((c) => c !== "in_app")) {
+      await pool.query(
+        `WITH done AS (UPDATE outbox SET done_at = now() WHERE trigger_id = $1 AND done_at IS NULL)
+         UPDATE triggers SET status = 'completed', completed_at = now(), fanout_count = recipients WHERE id = $1 AND status IN ('accepted', 'processing')`,
+        [trigger.id],
+      );
+      logger.info({ triggerId, mergedOnline: inserted, recipients: trigger.recipients }, "broadcast published");
+      return { inserted, status: "completed" };
+    }
+  }
   // Publishing a committed chunk overlaps with writing the next one.
   let publishing: Promise<void> = Promise.resolve();
   for (;;) {
-    const chunk = await retryOnConflict(() => fanOutNextChunk(trigger, renderer, chunkSize));
+    const chunk = await retryOnConflict(() => fanOutNextChunk(trigger, renderer, chunkSize, inboxByRead));
     inserted += chunk.rows.length;
     await publishing;
     publishing = publishChunk(renderer.shared, chunk.rows);
@@ -132,6 +149,7 @@ function inboxRenderer(trigger: TriggerRow) {
   };
   return {
     shared,
+    perRecipient,
     text(recipient: Recipient): Promise<InboxText> {
       const key = perRecipient ? `u:${recipient.id}` : `l:${recipient.locale ?? ""}`;
       let hit = cache.get(key);
@@ -177,7 +195,7 @@ const HAS_PUSH = (id: string) =>
  *    complete the trigger and its outbox row.
  * Should a chunk ever be offered twice, the unique keys refuse it and the transaction rolls back.
  */
-async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSize: number): Promise<{ rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[] }> {
+async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSize: number, inboxByRead: boolean): Promise<{ rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[] }> {
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
@@ -199,7 +217,8 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
 
     const at = now();
     const decisions = await decideChunk(trigger, recipients, at);
-    const inbox = recipients.filter((r) => decisions.get(r.id)!.get("in_app")?.action === "send");
+    // A broadcast's inbox is merged on read: its chunks route only push, email and SMS.
+    const inbox = inboxByRead ? [] : recipients.filter((r) => decisions.get(r.id)!.get("in_app")?.action === "send");
     // Aggregation: who joins an open group (their notification is updated) and who starts one.
     const key = trigger.aggregate ? groupKey(trigger, trigger.aggregate.key) : null;
     const joined = key ? await joinOpenGroups(client, key, inbox.map((r) => r.id), trigger.actor, trigger.created_at) : new Map<string, JoinedGroup>();
@@ -228,7 +247,7 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
     const others = { user: [] as string[], channel: [] as string[], status: [] as string[], reason: [] as (string | null)[], deliverAt: [] as (Date | null)[], batchId: [] as (number | null)[] };
     for (const r of recipients) {
       for (const [channel, decision] of decisions.get(r.id)!) {
-        if (channel === "in_app" && decision.action === "send") continue;
+        if (channel === "in_app" && (decision.action === "send" || inboxByRead)) continue;
         const window = windows.get(channel)?.get(r.id);
         others.user.push(r.id);
         others.channel.push(channel);
@@ -257,7 +276,9 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
          SELECT * FROM unnest($6::int[], $7::text[]) AS t(idx, user_id)
        ), bumped AS (
          INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
-         SELECT id, seq_inc, unread_inc, unseen_inc FROM page ORDER BY id
+         -- Only who takes a seq, and unknown recipients (created): nobody else's row is rewritten.
+         SELECT id, seq_inc, unread_inc, unseen_inc FROM page
+          WHERE seq_inc > 0 OR NOT EXISTS (SELECT 1 FROM users x WHERE x.id = page.id) ORDER BY id
          ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + excluded.last_seq, unread_count = u.unread_count + excluded.unread_count,
                                         unseen_count = u.unseen_count + excluded.unseen_count
          RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
@@ -466,7 +487,7 @@ async function recacheLastChunk(trigger: TriggerRow, chunkSize: number): Promise
 
 async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
   const { rows } = await pool.query<TriggerRow>(
-    `SELECT t.id, t.type, t.recipient_ids, t.topic_key, t.actor, t.target, t.data, t.title, t.body, t.actions, t.priority, t.channels,
+    `SELECT t.id, t.type, t.recipient_ids, t.topic_key, t.recipients, t.broadcast_threshold, t.actor, t.target, t.data, t.title, t.body, t.actions, t.priority, t.channels,
             t.expires_at, t.status, t.created_at,
             coalesce(nt.category, 'system') AS category, coalesce(nt.opt_out, true) AS opt_out,
             coalesce(nt.respect_quiet_hours, true) AS respect_quiet_hours, coalesce(nt.defaults, '{}') AS defaults, nt.limits,
@@ -477,6 +498,37 @@ async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
     [triggerId],
   );
   return rows[0] ?? null;
+}
+
+/**
+ * Whether the trigger is a broadcast: a topic above the threshold (the trigger's own, else
+ * BROADCAST_THRESHOLD), with an inbox notification that reads the same for everyone of a locale.
+ */
+function isBroadcast(trigger: TriggerRow, renderer: Renderer): boolean {
+  return trigger.topic_key !== null && trigger.channels.includes("in_app") && !renderer.perRecipient && trigger.recipients > (trigger.broadcast_threshold ?? env.BROADCAST_THRESHOLD);
+}
+
+/** Stores the broadcast with its texts in every locale of the type, and merges it for who is online. */
+async function broadcast(trigger: TriggerRow, renderer: Renderer): Promise<number> {
+  const locales = ["", ...Object.keys(trigger.locales)];
+  const texts = Object.fromEntries(
+    await Promise.all(locales.map(async (locale) => [locale, await renderer.text({ id: "", name: null, email: null, phone: null, timezone: null, locale: locale || null, preferences: null, has_push: false })] as const)),
+  );
+  return publishBroadcast({
+    trigger_id: trigger.id,
+    topic_key: trigger.topic_key!,
+    type: trigger.type,
+    category: trigger.category,
+    priority: trigger.priority as Priority,
+    routing: { key: trigger.type, category: trigger.category, optOut: trigger.opt_out, respectQuietHours: trigger.respect_quiet_hours, defaults: trigger.defaults },
+    texts,
+    actor: trigger.actor,
+    target: trigger.target,
+    data: trigger.data,
+    recipients: trigger.recipients,
+    created_at: trigger.created_at,
+    expires_at: trigger.expires_at,
+  });
 }
 
 /** After commit: cache the new counts, and publish to the devices of the recipients who are online. */

@@ -14,6 +14,8 @@ export type TriggerStatus = {
   completedAt: string | null;
   recipients: number;
   channels: Record<(typeof CHANNELS)[number], Counts>;
+  /** For a broadcast (fan-out on read): how many inboxes have merged it so far. */
+  broadcast?: { recipients: number; merged: number };
   outcomes: { userId: string; channel: string; deviceId?: string; status: string; reason?: string; deliverAt?: string; at: string }[];
   nextCursor: string | null;
 };
@@ -55,7 +57,7 @@ export async function getTriggerStatusOrThrow(triggerId: string, cursor: string 
   );
   const trigger = rows[0];
   if (!trigger) throw new AppError("not_found", "No such trigger.");
-  const [{ rows: countRows }, { rows: decided }] = await Promise.all([
+  const [{ rows: countRows }, { rows: decided }, { rows: broadcasts }] = await Promise.all([
     pool.query<{ sent: number; delivered: number; opened: number; clicked: number }>(
       `SELECT count(*)::int AS sent, count(delivered_at)::int AS delivered, count(seen_at)::int AS opened, count(clicked_at)::int AS clicked
          FROM notifications WHERE trigger_id = $1 AND created_at = $2`,
@@ -65,9 +67,13 @@ export async function getTriggerStatusOrThrow(triggerId: string, cursor: string 
       "SELECT channel, status, count(*)::int AS n FROM deliveries WHERE trigger_id = $1 GROUP BY channel, status",
       [trigger.id],
     ),
+    pool.query<{ recipients: number }>("SELECT recipients FROM broadcasts WHERE trigger_id = $1", [trigger.id]),
   ]);
   const channels = Object.fromEntries(CHANNELS.map((c) => [c, emptyCounts()])) as TriggerStatus["channels"];
   Object.assign(channels.in_app, countRows[0]);
+  // A broadcast is stored once for all its recipients; each inbox merges its own copy when read.
+  const broadcast = broadcasts[0] ? { recipients: broadcasts[0].recipients, merged: channels.in_app.sent } : undefined;
+  if (broadcast) channels.in_app.sent = broadcast.recipients;
   for (const row of decided) if (channels[row.channel] && row.status in channels[row.channel]) channels[row.channel][row.status] += row.n;
   // A delivery records how far it got; like in-app, each count is everyone who got at least that far.
   for (const channel of ["push", "email", "sms"] as const) {
@@ -116,6 +122,7 @@ export async function getTriggerStatusOrThrow(triggerId: string, cursor: string 
     completedAt: trigger.completed_at?.toISOString() ?? null,
     recipients: trigger.recipients,
     channels,
+    ...(broadcast ? { broadcast } : {}),
     outcomes: page.map((r) => ({
       userId: r.user_id,
       channel: r.channel,

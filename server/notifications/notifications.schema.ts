@@ -68,6 +68,8 @@ export const triggerInputSchema = z
     channels: z.array(channelSchema).min(1).max(4).refine((c) => new Set(c).size === c.length, "must not repeat a channel").optional(),
     sendAt: isoTime.optional(),
     expiresAt: isoTime.optional(),
+    /** For a topic: above this many recipients the inbox is fanned out on read (default BROADCAST_THRESHOLD). */
+    broadcastThreshold: z.number().int().min(0).max(2_000_000_000).optional(),
   })
   .refine((t) => !t.expiresAt || Date.parse(t.expiresAt) > Date.now(), { message: "must be in the future", path: ["expiresAt"] })
   .refine((t) => !t.expiresAt || !t.sendAt || Date.parse(t.expiresAt) > Date.parse(t.sendAt), { message: "must be after sendAt", path: ["expiresAt"] });

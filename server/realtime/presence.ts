@@ -37,3 +37,12 @@ export async function filterOnline(userIds: string[], redis: Redis = getRedis())
     return userIds;
   }
 }
+
+/** Everyone online now (for a broadcast: the subscribers among them see it live). Empty if Redis cannot answer. */
+export async function onlineUsers(redis: Redis = getRedis()): Promise<string[]> {
+  try {
+    return await redis.zrangebyscore(presenceKey(), Date.now(), "+inf");
+  } catch {
+    return [];
+  }
+}
