@@ -180,8 +180,8 @@ type InsertedRow = {
 
 const RECIPIENT_COLUMNS = "u.name, u.email, u.phone, u.timezone, u.locale, u.preferences";
 /** Whether the recipient (`id` of the page) has a device for web push. */
-const HAS_PUSH = (id: string) =>
-  `EXISTS (SELECT 1 FROM push_subscriptions ps WHERE ps.user_id = ${id} AND ps.last_active_at > now() - make_interval(days => ${env.PUSH_DEVICE_ACTIVE_DAYS})) AS has_push`;
+const HAS_PUSH = (id: string, trigger: TriggerRow) =>
+  !trigger.channels.includes("push") ? "false AS has_push" : `EXISTS (SELECT 1 FROM push_subscriptions ps WHERE ps.user_id = ${id} AND ps.last_active_at > now() - make_interval(days => ${env.PUSH_DEVICE_ACTIVE_DAYS})) AS has_push`;
 
 /**
  * One chunk, one transaction:
@@ -394,7 +394,7 @@ async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string |
     const offset = Number(cursor ?? 0);
     const ids = trigger.recipient_ids.slice(offset, offset + chunkSize);
     const { rows } = await client.query<Recipient>(
-      `SELECT p.id, ${RECIPIENT_COLUMNS}, ${HAS_PUSH("p.id")} FROM unnest($1::text[]) WITH ORDINALITY AS p(id, n) LEFT JOIN users u ON u.id = p.id ORDER BY p.n`,
+      `SELECT p.id, ${RECIPIENT_COLUMNS}, ${HAS_PUSH("p.id", trigger)} FROM unnest($1::text[]) WITH ORDINALITY AS p(id, n) LEFT JOIN users u ON u.id = p.id ORDER BY p.n`,
       [ids],
     );
     return rows;
@@ -402,7 +402,7 @@ async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string |
   // A topic of any size: keyset pagination over its subscriptions by user id (the topic key as a
   // parameter, so the planner walks the (topic_key, user_id) primary key from the cursor on).
   const { rows } = await client.query<Recipient>(
-    `SELECT s.user_id AS id, ${RECIPIENT_COLUMNS}, ${HAS_PUSH("s.user_id")} FROM topic_subscriptions s LEFT JOIN users u ON u.id = s.user_id
+    `SELECT s.user_id AS id, ${RECIPIENT_COLUMNS}, ${HAS_PUSH("s.user_id", trigger)} FROM topic_subscriptions s LEFT JOIN users u ON u.id = s.user_id
       WHERE s.topic_key = $1 AND s.user_id > $2 ORDER BY s.user_id LIMIT $3`,
     [trigger.topic_key, cursor ?? "", chunkSize],
   );
