@@ -157,7 +157,7 @@ try {
   const reply = await request<{ id: string }>(`${web}/api/v1/notifications`, {
     method: "POST",
     token: system.serviceKey,
-    body: { type: "follow", to: { topic }, actor: { id: "celebrity", name: "Celebrity" } },
+    body: { type: "follow", to: { topic }, actor: { id: "celebrity", name: "Celebrity" }, broadcastThreshold: recipients },
   });
   const t0 = performance.now();
   for (;;) {

@@ -33,6 +33,10 @@ const envSchema = z
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     FANOUT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
     FANOUT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /** A topic fan-out above this many recipients is cut into slices of this size that every fan-out worker shares. */
+    FANOUT_RANGE_SIZE: z.coerce.number().int().min(1).default(25_000),
+    /** How many extra jobs help with one sliced fan-out (on any fan-out worker). */
+    FANOUT_HELPERS: z.coerce.number().int().min(0).max(64).default(3),
     /** Topic triggers to more recipients than this are broadcasts: the inbox is fanned out on read. */
     BROADCAST_THRESHOLD: z.coerce.number().int().min(0).default(10_000),
     /** How long a fan-out job's lock lasts without renewal: a killed worker's job is retried after it. */

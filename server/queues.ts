@@ -11,7 +11,8 @@ import type { Priority } from "@/server/notifications/notifications.schema";
  */
 export const queueNames = { fanout: "{fanout}" } as const;
 
-export const fanoutJobSchema = z.object({ triggerId: z.uuid() });
+/** A trigger's fan-out, or (`helper`) extra hands for a sliced one. */
+export const fanoutJobSchema = z.object({ triggerId: z.uuid(), helper: z.number().int().min(0).optional() });
 export type FanoutJob = z.infer<typeof fanoutJobSchema>;
 
 export function bullPrefix(): string {
@@ -83,6 +84,19 @@ async function addFanouts(queue: Queue<FanoutJob>, triggers: FanoutRequest[]): P
       const bullPriority = BULL_PRIORITY[priority];
       return { name: "fanout", data: { triggerId }, opts: { ...fanoutJobOptions, jobId: fanoutJobId(triggerId), ...(bullPriority ? { priority: bullPriority } : {}) } };
     }),
+  );
+}
+
+/** Extra jobs for a sliced fan-out: any fan-out worker that takes one works on free slices of it. */
+export async function enqueueFanoutHelpers(triggerId: string, priority: Priority, count: number): Promise<void> {
+  if (count === 0) return;
+  const bullPriority = BULL_PRIORITY[priority];
+  await getFanoutQueue().addBulk(
+    Array.from({ length: count }, (_, helper) => ({
+      name: "fanout-helper",
+      data: { triggerId, helper },
+      opts: { ...fanoutJobOptions, attempts: 1, jobId: `${fanoutJobId(triggerId)}-h${helper}`, ...(bullPriority ? { priority: bullPriority } : {}) },
+    })),
   );
 }
 

@@ -16,8 +16,8 @@ process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unha
 const worker = new Worker<FanoutJob>(
   queueNames.fanout,
   async (job) => {
-    const { triggerId } = fanoutJobSchema.parse(job.data);
-    return fanOutTrigger(triggerId);
+    const { triggerId, helper } = fanoutJobSchema.parse(job.data);
+    return fanOutTrigger(triggerId, { helper });
   },
   {
     connection: createWorkerRedis(),

@@ -13,7 +13,8 @@ import { removeNotificationsBatch } from "@/server/notifications/remove-notifica
 export async function cancelTrigger(triggerId: string): Promise<{ cancelled: number; removed: number }> {
   const stopped = await withTransaction(async (sql) => {
     const { rows } = await sql.query<{ status: string; recipients: number; fanout_count: number; created_at: Date }>(
-      "SELECT status, recipients, fanout_count, created_at FROM triggers WHERE id = $1 FOR UPDATE",
+      `SELECT status, recipients, fanout_count + (SELECT coalesce(sum(count), 0)::int FROM fanout_ranges WHERE trigger_id = $1) AS fanout_count, created_at
+         FROM triggers WHERE id = $1 FOR UPDATE`,
       [triggerId],
     );
     const trigger = rows[0];

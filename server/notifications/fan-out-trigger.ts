@@ -1,4 +1,5 @@
-import { pool, type Sql } from "@/server/db";
+import { pool, withTransaction, type Sql } from "@/server/db";
+import { enqueueFanoutHelpers } from "@/server/queues";
 import { env } from "@/server/env";
 import { logger } from "@/server/logger";
 import { now } from "@/server/clock";
@@ -46,6 +47,8 @@ type TriggerRow = {
   batch: BatchSettings;
   recipients: number;
   broadcast_threshold: number | null;
+  /** Whether its fan-out was cut into slices already (whatever FANOUT_RANGE_SIZE says now). */
+  has_slices: boolean;
 };
 
 type Recipient = { id: string; name: string | null; email: string | null; phone: string | null; timezone: string | null; locale: string | null; preferences: unknown; has_push: boolean };
@@ -63,7 +66,7 @@ export type FanOutResult = { inserted: number; status: "completed" | "skipped" }
  * chunk commits its notifications, decisions, seqs, counters and cursor together, so a crash
  * anywhere resumes at the committed cursor without duplicates.
  */
-export async function fanOutTrigger(triggerId: string, options: { chunkSize?: number } = {}): Promise<FanOutResult> {
+export async function fanOutTrigger(triggerId: string, options: { chunkSize?: number; helper?: number } = {}): Promise<FanOutResult> {
   const chunkSize = options.chunkSize ?? env.FANOUT_CHUNK_SIZE;
   const trigger = await loadTrigger(triggerId);
   if (!trigger || trigger.status === "completed" || trigger.status === "cancelled" || trigger.status === "failed") {
@@ -71,11 +74,11 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
     return { inserted: 0, status: "skipped" };
   }
   const renderer = inboxRenderer(trigger);
-  if (trigger.status === "processing") await recacheLastChunk(trigger, chunkSize);
+  if (trigger.status === "processing" && !isSliced(trigger)) await recacheLastChunk(trigger, chunkSize);
   let inserted = 0;
   // A huge topic: the inbox notification is stored once and merged into each inbox when read.
   const inboxByRead = isBroadcast(trigger, renderer);
-  if (inboxByRead) {
+  if (inboxByRead && options.helper === undefined) {
     inserted = await broadcast(trigger, renderer);
     if (!trigger.channels.some((c) => c !== "in_app")) {
       await pool.query(
@@ -87,22 +90,105 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
       return { inserted, status: "completed" };
     }
   }
+  // A big topic is cut into slices that every fan-out worker shares: helper jobs join in, and this
+  // job works too, then waits for the slices others hold and completes the trigger.
+  const sliced = options.helper !== undefined || isSliced(trigger);
+  if (sliced && options.helper === undefined) {
+    await ensureSlices(trigger);
+    await enqueueFanoutHelpers(trigger.id, trigger.priority as Priority, env.FANOUT_HELPERS).catch((error: unknown) =>
+      logger.warn({ err: error, triggerId }, "fan-out helpers not queued; this job does the work alone"),
+    );
+  }
+  inserted += await runChunks(trigger, renderer, chunkSize, inboxByRead, sliced);
+  if (sliced) {
+    if (options.helper !== undefined) {
+      await completeSlicedTrigger(trigger.id);
+      return { inserted, status: "completed" };
+    }
+    for (;;) {
+      if (await completeSlicedTrigger(trigger.id)) break;
+      const { rows } = await pool.query<{ status: string }>("SELECT status FROM triggers WHERE id = $1", [trigger.id]);
+      if (rows[0]?.status !== "processing" && rows[0]?.status !== "accepted") break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A helper that died leaves its slice free again: take it over.
+      inserted += await runChunks(trigger, renderer, chunkSize, inboxByRead, sliced);
+    }
+  }
+  logger.info({ triggerId, inserted, helper: options.helper }, "fan-out completed");
+  return { inserted, status: "completed" };
+}
+
+/** Runs chunks until there is no more work for this caller; answers how many notifications it stored. */
+async function runChunks(trigger: TriggerRow, renderer: Renderer, chunkSize: number, inboxByRead: boolean, sliced: boolean): Promise<number> {
+  let inserted = 0;
   // Publishing a committed chunk overlaps with writing the next one.
   let publishing: Promise<void> = Promise.resolve();
   for (;;) {
-    const chunk = await retryOnConflict(() => fanOutNextChunk(trigger, renderer, chunkSize, inboxByRead));
+    const chunk = await retryOnConflict(() => fanOutNextChunk(trigger, renderer, chunkSize, inboxByRead, sliced));
     inserted += chunk.rows.length;
     await publishing;
     publishing = publishChunk(renderer.shared, chunk.rows);
     // Email and SMS go to their workers; if this fails, the relay finds them still queued.
     if (chunk.toSend && chunk.toSend.length > 0) {
-      await enqueueDeliveries(chunk.toSend).catch((error: unknown) => logger.warn({ err: error, triggerId }, "deliveries not queued; the relay will"));
+      await enqueueDeliveries(chunk.toSend).catch((error: unknown) => logger.warn({ err: error, triggerId: trigger.id }, "deliveries not queued; the relay will"));
     }
     if (chunk.isLast) break;
   }
   await publishing;
-  logger.info({ triggerId, inserted }, "fan-out completed");
-  return { inserted, status: "completed" };
+  return inserted;
+}
+
+/** Whether the trigger's fan-out is cut into slices: a topic bigger than one slice. */
+function isSliced(trigger: TriggerRow): boolean {
+  return trigger.has_slices || (trigger.topic_key !== null && trigger.status === "accepted" && trigger.recipients > env.FANOUT_RANGE_SIZE);
+}
+
+/**
+ * Cuts the topic's subscribers into slices of FANOUT_RANGE_SIZE by user id, once (under the trigger's
+ * lock: a second job finds them made). The last slice has no upper bound, so subscribers who join
+ * meanwhile belong to some slice.
+ */
+async function ensureSlices(trigger: TriggerRow): Promise<void> {
+  await withTransaction(async (sql) => {
+    const { rows: locked } = await sql.query("SELECT 1 FROM triggers WHERE id = $1 AND status IN ('accepted', 'processing') FOR UPDATE", [trigger.id]);
+    if (!locked[0]) return;
+    const { rows: existing } = await sql.query("SELECT 1 FROM fanout_ranges WHERE trigger_id = $1 LIMIT 1", [trigger.id]);
+    if (existing[0]) return;
+    const { rows: bounds } = await sql.query<{ user_id: string }>(
+      `SELECT user_id FROM (SELECT user_id, row_number() OVER (ORDER BY user_id) AS n FROM topic_subscriptions WHERE topic_key = $1) s
+        WHERE n % $2 = 0 ORDER BY user_id`,
+      [trigger.topic_key, env.FANOUT_RANGE_SIZE],
+    );
+    const uptos: (string | null)[] = [...bounds.map((b) => b.user_id), null];
+    await sql.query(
+      `INSERT INTO fanout_ranges (trigger_id, idx, after, upto)
+       SELECT $1, n - 1, coalesce(lag(upto) OVER (ORDER BY n), ''), upto FROM unnest($2::text[]) WITH ORDINALITY AS r(upto, n)`,
+      [trigger.id, uptos],
+    );
+    await sql.query("UPDATE triggers SET status = 'processing', template_version = $2 WHERE id = $1", [
+      trigger.id,
+      trigger.title === null && trigger.templates.in_app ? trigger.template_version : null,
+    ]);
+  });
+}
+
+/** Completes a sliced trigger once every slice is done (any job may; the first one that sees it does). */
+async function completeSlicedTrigger(triggerId: string): Promise<boolean> {
+  const { rows } = await pool.query<{ id: string }>(
+    `WITH finished AS (
+       UPDATE triggers SET status = 'completed', completed_at = now(),
+              fanout_count = (SELECT coalesce(sum(count), 0) FROM fanout_ranges WHERE trigger_id = $1)
+        WHERE id = $1 AND status IN ('accepted', 'processing')
+          AND EXISTS (SELECT 1 FROM fanout_ranges WHERE trigger_id = $1)
+          AND NOT EXISTS (SELECT 1 FROM fanout_ranges WHERE trigger_id = $1 AND done_at IS NULL)
+       RETURNING id
+     ), done AS (
+       UPDATE outbox SET done_at = now() WHERE trigger_id IN (SELECT id FROM finished) AND done_at IS NULL
+     )
+     SELECT id FROM finished`,
+    [triggerId],
+  );
+  return rows.length > 0;
 }
 
 /**
@@ -195,12 +281,19 @@ const HAS_PUSH = (id: string, trigger: TriggerRow) =>
  *    complete the trigger and its outbox row.
  * Should a chunk ever be offered twice, the unique keys refuse it and the transaction rolls back.
  */
-async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSize: number, inboxByRead: boolean): Promise<{ rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[] }> {
+async function fanOutNextChunk(
+  trigger: TriggerRow,
+  renderer: Renderer,
+  chunkSize: number,
+  inboxByRead: boolean,
+  sliced: boolean,
+): Promise<{ rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[] }> {
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
+    // Sliced: the trigger is shared (a cancellation waits for the chunk), the slice is this chunk's own.
     const { rows: locked } = await client.query<{ fanout_cursor: string | null }>(
-      "SELECT fanout_cursor FROM triggers WHERE id = $1 AND status IN ('accepted', 'processing') FOR UPDATE",
+      `SELECT fanout_cursor FROM triggers WHERE id = $1 AND status IN ('accepted', 'processing') ${sliced ? "FOR SHARE" : "FOR UPDATE"}`,
       [trigger.id],
     );
     if (!locked[0]) {
@@ -209,9 +302,23 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
       await client.query("COMMIT");
       return { rows: [], isLast: true };
     }
-    const cursor = locked[0].fanout_cursor;
-    const recipients = await pageRecipients(client, trigger, cursor, chunkSize);
-    const isLast = recipients.length < chunkSize;
+    let slice: { idx: number; after: string; upto: string | null; cursor: string | null } | null = null;
+    if (sliced) {
+      const { rows: free } = await client.query<{ idx: number; after: string; upto: string | null; cursor: string | null }>(
+        "SELECT idx, after, upto, cursor FROM fanout_ranges WHERE trigger_id = $1 AND done_at IS NULL ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED",
+        [trigger.id],
+      );
+      slice = free[0] ?? null;
+      if (!slice) {
+        // Every slice is done or in other hands.
+        await client.query("COMMIT");
+        return { rows: [], isLast: true };
+      }
+    }
+    const cursor = slice ? (slice.cursor ?? slice.after) : locked[0].fanout_cursor;
+    const recipients = await pageRecipients(client, trigger, cursor, chunkSize, slice?.upto ?? null);
+    // Sliced: the last chunk of this slice (other slices may remain; the caller asks for more).
+    const isLast = recipients.length < chunkSize || (slice?.upto != null && recipients.at(-1)?.id === slice.upto);
     const nextCursor =
       trigger.topic_key === null ? String(Number(cursor ?? 0) + recipients.length) : (recipients.at(-1)?.id ?? cursor);
 
@@ -314,13 +421,21 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
          SELECT $1::uuid, d.user_id, d.channel, d.status, d.reason, d.deliver_at, $21, $20::timestamptz,
                 CASE WHEN d.status = 'queued' AND d.channel = ANY($29::text[]) THEN now() END, d.batch_id
            FROM unnest($22::text[], $23::text[], $24::text[], $25::text[], $26::timestamptz[], $38::bigint[]) AS d(user_id, channel, status, reason, deliver_at, batch_id)
-       ), progress AS (
+       ), progress AS (${
+         slice
+           ? `
+         UPDATE fanout_ranges SET cursor = $27, count = count + cardinality($2::text[]), done_at = CASE WHEN $28::boolean THEN now() END
+          WHERE trigger_id = $1::uuid AND idx = $39::int
+       ), done AS (
+         SELECT $21::int`
+           : `
          UPDATE triggers SET fanout_cursor = $27, fanout_count = fanout_count + cardinality($2::text[]), template_version = $21,
                 status = CASE WHEN $28::boolean THEN 'completed' ELSE 'processing' END,
                 completed_at = CASE WHEN $28::boolean THEN now() END
-          WHERE id = $1::uuid
+          WHERE id = $1::uuid AND $39::int IS NULL
        ), done AS (
-         UPDATE outbox SET done_at = now() WHERE trigger_id = $1::uuid AND done_at IS NULL AND $28::boolean
+         UPDATE outbox SET done_at = now() WHERE trigger_id = $1::uuid AND done_at IS NULL AND $28::boolean`
+       }
        )
        SELECT i.id, i.user_id, i.seq, b.unread_count, b.unseen_count, t.idx, false AS updated, $20::timestamptz AS sort_at
          FROM inserted i JOIN bumped b ON b.id = i.user_id JOIN texts t ON t.user_id = i.user_id
@@ -366,6 +481,7 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
         key,
         trigger.aggregate ? durationMs(trigger.aggregate.window) : 0,
         others.batchId,
+        slice?.idx ?? null,
       ],
     );
     if (rows.length !== inbox.length) throw new Error(`fan-out chunk stored ${rows.length} of ${inbox.length} inbox notifications`);
@@ -376,7 +492,8 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
     });
     return {
       rows: rows.map(({ updated, sort_at, idx, ...r }) => ({ ...r, text: distinct[idx - 1]!, ...(updated ? { group: { ...joined.get(r.user_id)!, sortAt: sort_at } } : {}) })),
-      isLast,
+      // A sliced chunk never ends the caller's loop: the next one looks for another free slice.
+      isLast: slice ? false : isLast,
       toSend,
     };
   } catch (error) {
@@ -388,7 +505,7 @@ async function fanOutNextChunk(trigger: TriggerRow, renderer: Renderer, chunkSiz
 }
 
 /** The next page of recipients after the cursor, with what routing needs to know about them. */
-async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string | null, chunkSize: number): Promise<Recipient[]> {
+async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string | null, chunkSize: number, upto: string | null = null): Promise<Recipient[]> {
   if (trigger.topic_key === null) {
     // Explicit recipients: the cursor is how many of the stored list are done.
     const offset = Number(cursor ?? 0);
@@ -403,8 +520,8 @@ async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string |
   // parameter, so the planner walks the (topic_key, user_id) primary key from the cursor on).
   const { rows } = await client.query<Recipient>(
     `SELECT s.user_id AS id, ${RECIPIENT_COLUMNS}, ${HAS_PUSH("s.user_id", trigger)} FROM topic_subscriptions s LEFT JOIN users u ON u.id = s.user_id
-      WHERE s.topic_key = $1 AND s.user_id > $2 ORDER BY s.user_id LIMIT $3`,
-    [trigger.topic_key, cursor ?? "", chunkSize],
+      WHERE s.topic_key = $1 AND s.user_id > $2 AND ($4::text IS NULL OR s.user_id <= $4) ORDER BY s.user_id LIMIT $3`,
+    [trigger.topic_key, cursor ?? "", chunkSize, upto],
   );
   return rows;
 }
@@ -492,7 +609,7 @@ async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
             coalesce(nt.category, 'system') AS category, coalesce(nt.opt_out, true) AS opt_out,
             coalesce(nt.respect_quiet_hours, true) AS respect_quiet_hours, coalesce(nt.defaults, '{}') AS defaults, nt.limits,
             coalesce(nt.templates, '{}') AS templates, coalesce(nt.locales, '{}') AS locales, coalesce(nt.template_version, 0) AS template_version,
-            nt.aggregate, nt.batch
+            nt.aggregate, nt.batch, EXISTS (SELECT 1 FROM fanout_ranges r WHERE r.trigger_id = t.id) AS has_slices
        FROM triggers t LEFT JOIN notification_types nt ON nt.key = t.type
       WHERE t.id = $1::uuid`,
     [triggerId],

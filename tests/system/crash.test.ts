@@ -97,7 +97,7 @@ describe("crash safety", { timeout: 150_000 }, () => {
     const seed = client.pipeline();
     for (const user of recipients) seed.hset(countsKey(user), "seq", 0, "unread", 0, "unseen", 0).expire(countsKey(user), 600);
     await seed.exec();
-    const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" } });
+    const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" }, broadcastThreshold: 1_000_000 });
     expect(reply.status).toBe(202);
     // Let it get part of the way, then kill it without warning while a chunk statement runs.
     await killMidChunk(reply.body.id, 300);
