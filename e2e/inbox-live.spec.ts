@@ -1,7 +1,7 @@
 // The inbox stays live across devices: two browser contexts of one user (one per web node, so the
 // event crosses nodes through Redis) see a trigger and a read without a reload.
 import { expect, test } from "@playwright/test";
-import { baseUrl, baseUrl2, openInbox, signIn, socketConnected, trigger, uniqueUserId } from "./fixtures";
+import { baseUrl, baseUrl2, openInbox, serviceKey, signIn, socketConnected, trigger, uniqueUserId } from "./fixtures";
 
 test("a trigger raises the badge in two contexts of the same user without a reload", async ({ browser }) => {
   const userId = uniqueUserId("live");
@@ -84,4 +84,41 @@ test("two tabs of one browser stay consistent", async ({ browser }) => {
     await expect(tab.getByTestId("history-scroller").getByTestId("notification-item")).toHaveCount(1, { timeout: 2_000 });
   }
   await context.close();
+});
+
+test("likes of one post are grouped: the item updates in place, moves up, and the badge stays at 1", async ({ browser }) => {
+  const type = `grouped_${Date.now().toString(36)}`;
+  const created = await fetch(`${baseUrl()}/api/v1/admin/types/${type}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${serviceKey()}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      name: "Grouped like",
+      category: "engagement",
+      channels: ["in_app"],
+      aggregate: { window: "1h" },
+      templates: { in_app: { title: "{{ actors | actor_names: actorCount }} liked your {{ target.type }}", body: "" } },
+    }),
+  });
+  expect(created.status).toBe(200);
+  const userId = uniqueUserId("grouped");
+  const page = await openInbox(browser, userId);
+  const badge = page.getByTestId("notification-badge");
+  await trigger({ type, to: [userId], actor: { id: "ann", name: "Ann" }, target: { type: "post", id: "p1" } });
+  await expect(badge).toHaveText("1", { timeout: 2_000 });
+  await trigger({ type: "follow", to: [userId], actor: { id: "zed", name: "Zed" } });
+  await expect(badge).toHaveText("2", { timeout: 2_000 });
+  await page.getByRole("button", { name: /notifications/i }).click();
+  const items = page.getByRole("dialog", { name: "Notifications" }).getByTestId("notification-item");
+  await expect(items).toHaveCount(2);
+  await expect(items.first()).toContainText("Zed");
+
+  for (const [id, name] of [["ben", "Ben"], ["cat", "Cat"], ["dan", "Dan"]]) await trigger({ type, to: [userId], actor: { id, name }, target: { type: "post", id: "p1" } });
+  // Updated in place while the dropdown is open: still two items, the group on top, the count unchanged.
+  // (The three may be fanned out in any order: the newest two are named.)
+  await expect(items.first()).toContainText(/(Ben|Cat|Dan), (Ben|Cat|Dan) and 2 others liked your post/, { timeout: 2_000 });
+  await expect(items).toHaveCount(2);
+  await expect(badge).toHaveText("2");
+  await page.reload();
+  await expect(badge).toHaveText("2", { timeout: 5_000 });
+  await page.context().close();
 });

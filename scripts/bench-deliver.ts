@@ -3,13 +3,14 @@
 //  1. the latency from POST /api/v1/notifications to `notification:new` on a connected socket.io
 //     client, p50/p95/p99, at the steady trigger rate it achieved;
 //  2. the fan-out rate, in recipients per second, of one trigger to a topic of N subscribers.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import http from "node:http";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { connectDevice, request } from "../tests/system/client";
 import { startSystem } from "../tests/system/start-system";
+import { cpuSnapshot as cpuSnapshotOf } from "./cpu-usage";
 
 const { values } = parseArgs({
   options: {
@@ -30,35 +31,7 @@ if (!existsSync(".next/BUILD_ID")) {
   execFileSync("npm", ["run", "build"], { stdio: "inherit" });
 }
 
-/** CPU time (ms) used so far by a process, from /proc (Linux). */
-function cpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
-}
-function pidsOf(name: string): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/comm`, "utf8").trim().startsWith(name);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-function cpuSnapshot(): Map<string, number> {
-  const snapshot = new Map<string, number>();
-  for (const p of system.processes) snapshot.set(p.name, cpuMs(p.child.pid!));
-  snapshot.set("bench client", cpuMs(process.pid));
-  snapshot.set("postgres (all)", pidsOf("postgres").reduce((sum, pid) => sum + cpuMs(pid), 0));
-  snapshot.set("redis-server", pidsOf("redis-server").reduce((sum, pid) => sum + cpuMs(pid), 0));
-  return snapshot;
-}
+const cpuSnapshot = () => cpuSnapshotOf(system);
 
 // The load generator should cost as little CPU as it can (it shares the machine with the system):
 // node:http with kept-alive connections instead of fetch.

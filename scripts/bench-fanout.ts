@@ -16,6 +16,7 @@ import pg from "pg";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { connectDevice, request } from "../tests/system/client";
 import { startSystem } from "../tests/system/start-system";
+import { cpuBetween, cpuSnapshot } from "./cpu-usage";
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     mode: { type: "string", default: "write" },
     "fanout-workers": { type: "string", default: "2" },
     samples: { type: "string", default: "200" },
+    /** Write a V8 CPU profile of each fan-out worker into this directory. */
+    profile: { type: "string" },
   },
 });
 const recipients = Number(values.recipients);
@@ -41,7 +44,13 @@ if (!existsSync(".next/BUILD_ID")) {
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
 
-const system = await startSystem({ webNodes: 1, relays: 1, fanoutWorkers: Number(values["fanout-workers"]), env: { LOG_LEVEL: "error" } });
+const system = await startSystem({
+  webNodes: 1,
+  relays: 1,
+  fanoutWorkers: Number(values["fanout-workers"]),
+  env: { LOG_LEVEL: "error" },
+  nodeArgs: { fanout: [...(process.env.BENCH_FANOUT_NODE_ARGS?.split(" ").filter(Boolean) ?? []), ...(values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [])] },
+});
 const db = new pg.Pool({ connectionString: system.databaseUrl, max: 4 });
 const web = system.webUrls[0]!;
 try {
@@ -73,8 +82,10 @@ try {
   };
 
   if (mode === "write") {
+    const cpuBefore = cpuSnapshot(system);
     const id = await trigger({ broadcastThreshold: recipients });
     await waitCompleted(id);
+    const cpuAfter = cpuSnapshot(system);
     const { rows } = await db.query(
       `SELECT extract(epoch FROM completed_at - created_at)::float8 AS seconds, (SELECT count(*)::int FROM notifications WHERE trigger_id = $1) AS stored
          FROM triggers WHERE id = $1`,
@@ -82,6 +93,7 @@ try {
     );
     const written = rows[0].stored / rows[0].seconds;
     console.log(`fan-out on write: ${fmt(rows[0].stored)} notifications (with seqs, counters and changes) in ${rows[0].seconds.toFixed(2)} s: ${fmt(written)} recipients/s`);
+    console.log(`CPU µs per recipient: ${cpuBetween(cpuBefore, cpuAfter, rows[0].stored / 1000, 1)}`);
 
     // The ceiling: COPY the same rows into an empty copy of the notifications table.
     await db.query("CREATE TABLE bench_copy (LIKE notifications INCLUDING ALL)");

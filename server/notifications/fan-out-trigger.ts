@@ -1,3 +1,4 @@
+import { fastUuidV7 } from "@/server/ids";
 import { pool, withTransaction, type Sql } from "@/server/db";
 import { enqueueFanoutHelpers } from "@/server/queues";
 import { env } from "@/server/env";
@@ -264,7 +265,23 @@ type InsertedRow = {
   group?: JoinedGroup & { sortAt: Date };
 };
 
-const RECIPIENT_COLUMNS = "u.name, u.email, u.phone, u.timezone, u.locale, u.preferences";
+/**
+ * The profile columns routing and rendering need for this trigger (a million-row page is parsed in
+ * Node, so what is not needed is not sent): the address of each sending channel, the time zone when
+ * something may be deferred, the name when templates read the recipient; preferences only when set.
+ */
+function recipientColumns(trigger: TriggerRow): string {
+  const sends = trigger.channels.some((c) => c !== "in_app");
+  const personal = trigger.title === null && readsRecipient(trigger.templates);
+  return [
+    personal ? "u.name" : "NULL AS name",
+    trigger.channels.includes("email") ? "u.email" : "NULL AS email",
+    trigger.channels.includes("sms") ? "u.phone" : "NULL AS phone",
+    sends || personal ? "u.timezone" : "NULL AS timezone",
+    "u.locale",
+    "CASE WHEN u.preferences = '{}'::jsonb THEN NULL ELSE u.preferences END AS preferences",
+  ].join(", ");
+}
 /** Whether the recipient (`id` of the page) has a device for web push. */
 const HAS_PUSH = (id: string, trigger: TriggerRow) =>
   !trigger.channels.includes("push") ? "false AS has_push" : `EXISTS (SELECT 1 FROM push_subscriptions ps WHERE ps.user_id = ${id} AND ps.last_active_at > now() - make_interval(days => ${env.PUSH_DEVICE_ACTIVE_DAYS})) AS has_push`;
@@ -290,7 +307,10 @@ async function fanOutNextChunk(
 ): Promise<{ rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[] }> {
   const client = await pool.connect();
   try {
-    await client.query("BEGIN");
+    // Every table this chunk touches is reached by its keys. With stale statistics (a users table that
+    // just grew by a million) the planner once chose a sequential scan of users, comparing each row
+    // with the whole id array: seconds per chunk. Index access only, whatever the statistics say.
+    await client.query("BEGIN; SET LOCAL enable_seqscan = off");
     // Sliced: the trigger is shared (a cancellation waits for the chunk), the slice is this chunk's own.
     const { rows: locked } = await client.query<{ fanout_cursor: string | null }>(
       `SELECT fanout_cursor FROM triggers WHERE id = $1 AND status IN ('accepted', 'processing') ${sliced ? "FOR SHARE" : "FOR UPDATE"}`,
@@ -376,23 +396,32 @@ async function fanOutNextChunk(
     const freshIds = new Set(fresh.map((r) => r.id));
     const bumpUnseen = new Set([...freshIds, ...grouped.filter((r) => joined.get(r.id)!.wasSeen).map((r) => r.id)]);
     const groupedRows = grouped.map((r) => joined.get(r.id)!);
+    const uniform = trigger.topic_key !== null && grouped.length === 0;
     const { rows } = await client.query<Omit<InsertedRow, "text" | "group"> & { idx: number; updated: boolean; sort_at: Date }>(
       `WITH page AS (
          SELECT * FROM unnest($2::text[], $3::int[], $4::int[], $5::int[]) AS p(id, seq_inc, unread_inc, unseen_inc)
        ), texts AS (
-         SELECT * FROM unnest($6::int[], $7::text[]) AS t(idx, user_id)
-       ), bumped AS (
+         SELECT * FROM unnest($6::int[], $7::text[], $40::uuid[]) AS t(idx, user_id, nid)
+       ), bumped AS (${
+         uniform
+           ? `
+         -- A topic (every subscriber has a row) and no group updates: each inbox recipient takes one
+         -- seq and one unread/unseen, by an index scan over the sorted ids (cheaper than an upsert).
+         UPDATE users u SET last_seq = u.last_seq + 1, unread_count = u.unread_count + 1, unseen_count = u.unseen_count + 1
+          WHERE u.id = ANY($7::text[])`
+           : `
          INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
          -- Only who takes a seq, and unknown recipients (created): nobody else's row is rewritten.
          SELECT id, seq_inc, unread_inc, unseen_inc FROM page
           WHERE seq_inc > 0 OR NOT EXISTS (SELECT 1 FROM users x WHERE x.id = page.id) ORDER BY id
          ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + excluded.last_seq, unread_count = u.unread_count + excluded.unread_count,
-                                        unseen_count = u.unseen_count + excluded.unseen_count
+                                        unseen_count = u.unseen_count + excluded.unseen_count`
+       }
          RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
        ), inserted AS (
          INSERT INTO notifications (id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count,
                                     target, actions, data, seq, expires_at, created_at, sort_at, updated_at)
-         SELECT uuid_generate_v7(), b.id, $1::uuid, $10, $11, $12, ($8::text[])[t.idx], ($9::text[])[t.idx], $13::jsonb, $14::jsonb, $15,
+         SELECT t.nid, b.id, $1::uuid, $10, $11, $12, ($8::text[])[t.idx], ($9::text[])[t.idx], $13::jsonb, $14::jsonb, $15,
                 $16::jsonb, ($17::jsonb[])[t.idx], $18::jsonb, b.last_seq, $19::timestamptz, $20::timestamptz, $20::timestamptz, $20::timestamptz
            FROM bumped b JOIN texts t ON t.user_id = b.id
          RETURNING id, user_id, seq
@@ -437,7 +466,7 @@ async function fanOutNextChunk(
          UPDATE outbox SET done_at = now() WHERE trigger_id = $1::uuid AND done_at IS NULL AND $28::boolean`
        }
        )
-       SELECT i.id, i.user_id, i.seq, b.unread_count, b.unseen_count, t.idx, false AS updated, $20::timestamptz AS sort_at
+       SELECT i.id, i.user_id, i.seq, b.unread_count, b.unseen_count, t.idx, false AS updated, NULL::timestamptz AS sort_at
          FROM inserted i JOIN bumped b ON b.id = i.user_id JOIN texts t ON t.user_id = i.user_id
        UNION ALL
        SELECT u.id, u.user_id, u.seq, b.unread_count, b.unseen_count, u.idx, true, u.sort_at
@@ -482,6 +511,8 @@ async function fanOutNextChunk(
         trigger.aggregate ? durationMs(trigger.aggregate.window) : 0,
         others.batchId,
         slice?.idx ?? null,
+        // UUIDv7 made here: cheaper than one call per row in PostgreSQL (which draws from the OS each time).
+        fresh.map(() => fastUuidV7()),
       ],
     );
     if (rows.length !== inbox.length) throw new Error(`fan-out chunk stored ${rows.length} of ${inbox.length} inbox notifications`);
@@ -511,7 +542,7 @@ async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string |
     const offset = Number(cursor ?? 0);
     const ids = trigger.recipient_ids.slice(offset, offset + chunkSize);
     const { rows } = await client.query<Recipient>(
-      `SELECT p.id, ${RECIPIENT_COLUMNS}, ${HAS_PUSH("p.id", trigger)} FROM unnest($1::text[]) WITH ORDINALITY AS p(id, n) LEFT JOIN users u ON u.id = p.id ORDER BY p.n`,
+      `SELECT p.id, ${recipientColumns(trigger)}, ${HAS_PUSH("p.id", trigger)} FROM unnest($1::text[]) WITH ORDINALITY AS p(id, n) LEFT JOIN users u ON u.id = p.id ORDER BY p.n`,
       [ids],
     );
     return rows;
@@ -519,7 +550,10 @@ async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string |
   // A topic of any size: keyset pagination over its subscriptions by user id (the topic key as a
   // parameter, so the planner walks the (topic_key, user_id) primary key from the cursor on).
   const { rows } = await client.query<Recipient>(
-    `SELECT s.user_id AS id, ${RECIPIENT_COLUMNS}, ${HAS_PUSH("s.user_id", trigger)} FROM topic_subscriptions s LEFT JOIN users u ON u.id = s.user_id
+    // (The join repeats the cursor for users: without it a merge join reads users from the very first
+    // id up to the cursor on every page, quadratic in the topic's size.)
+    `SELECT s.user_id AS id, ${recipientColumns(trigger)}, ${HAS_PUSH("s.user_id", trigger)} FROM topic_subscriptions s
+       LEFT JOIN users u ON u.id = s.user_id AND u.id > $2 AND ($4::text IS NULL OR u.id <= $4)
       WHERE s.topic_key = $1 AND s.user_id > $2 AND ($4::text IS NULL OR s.user_id <= $4) ORDER BY s.user_id LIMIT $3`,
     [trigger.topic_key, cursor ?? "", chunkSize, upto],
   );

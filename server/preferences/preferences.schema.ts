@@ -97,6 +97,8 @@ export function mergePreferences(current: Preferences, patch: PreferencesInput):
 
 /** Stored preferences (JSON, possibly from an older version or empty) with every default filled in. */
 export function resolvePreferences(stored: unknown): Preferences {
+  // Most users never change a thing: no parse for them (the fan-out asks for every recipient).
+  if (stored === null || stored === undefined || (typeof stored === "object" && !Array.isArray(stored) && Object.keys(stored).length === 0)) return DEFAULT_PREFERENCES;
   const parsed = preferencesInputSchema.safeParse(stored ?? {});
   return parsed.success ? mergePreferences(DEFAULT_PREFERENCES, parsed.data) : DEFAULT_PREFERENCES;
 }
