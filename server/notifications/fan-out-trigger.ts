@@ -396,27 +396,20 @@ async function fanOutNextChunk(
     const freshIds = new Set(fresh.map((r) => r.id));
     const bumpUnseen = new Set([...freshIds, ...grouped.filter((r) => joined.get(r.id)!.wasSeen).map((r) => r.id)]);
     const groupedRows = grouped.map((r) => joined.get(r.id)!);
-    const uniform = trigger.topic_key !== null && grouped.length === 0;
     const { rows } = await client.query<Omit<InsertedRow, "text" | "group"> & { idx: number; updated: boolean; sort_at: Date }>(
       `WITH page AS (
          SELECT * FROM unnest($2::text[], $3::int[], $4::int[], $5::int[]) AS p(id, seq_inc, unread_inc, unseen_inc)
        ), texts AS (
          SELECT * FROM unnest($6::int[], $7::text[], $40::uuid[]) AS t(idx, user_id, nid)
-       ), bumped AS (${
-         uniform
-           ? `
-         -- A topic (every subscriber has a row) and no group updates: each inbox recipient takes one
-         -- seq and one unread/unseen, by an index scan over the sorted ids (cheaper than an upsert).
-         UPDATE users u SET last_seq = u.last_seq + 1, unread_count = u.unread_count + 1, unseen_count = u.unseen_count + 1
-          WHERE u.id = ANY($7::text[])`
-           : `
+       ), bumped AS (
+         -- In id order, like every writer of user rows (a plain UPDATE by an id array may lock them in
+         -- heap order through a bitmap scan, and deadlock with another chunk).
          INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
          -- Only who takes a seq, and unknown recipients (created): nobody else's row is rewritten.
          SELECT id, seq_inc, unread_inc, unseen_inc FROM page
           WHERE seq_inc > 0 OR NOT EXISTS (SELECT 1 FROM users x WHERE x.id = page.id) ORDER BY id
          ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + excluded.last_seq, unread_count = u.unread_count + excluded.unread_count,
-                                        unseen_count = u.unseen_count + excluded.unseen_count`
-       }
+                                        unseen_count = u.unseen_count + excluded.unseen_count
          RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
        ), inserted AS (
          INSERT INTO notifications (id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count,
