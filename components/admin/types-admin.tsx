@@ -281,7 +281,7 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
         <label className="flex items-center gap-1.5">
           by
           <input
-            aria-label="Grouping key"
+            aria-label="Grouped by"
             disabled={draft.aggregate === null}
             placeholder="type:targetType:targetId"
             className="w-56 rounded-md border border-slate-300 bg-transparent px-2 py-1 font-mono text-xs disabled:opacity-50 dark:border-slate-700"

@@ -36,6 +36,9 @@ export async function joinOpenGroups(sql: Sql, groupKey: string, userIds: readon
   );
   const candidates = groups.filter((g) => g.notification_id !== null && g.window_ends_at !== null && g.window_ends_at > at);
   if (candidates.length > 0) {
+    // Users before their notifications, in id order, as every other writer does (marking one read
+    // locks the user and then the notification): the other order deadlocks with a read.
+    await sql.query("SELECT 1 FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", [candidates.map((g) => g.user_id)]);
     const { rows: open } = await sql.query<{ id: string; user_id: string; created_at: Date; actors: Actor[]; actor_count: number; seen: boolean }>(
       `SELECT id, user_id, created_at, actors, actor_count, seen_at IS NOT NULL AS seen FROM notifications
         WHERE (id, created_at) IN (SELECT * FROM unnest($1::uuid[], $2::timestamptz[]))

@@ -132,6 +132,35 @@ describe("aggregation", () => {
     expect(bad.body.error.details.map((d: { field: string }) => d.field)).toContain("aggregate.key");
   });
 
+  it("likes arriving while the user keeps reading: no request fails, every like counted once, seq contiguous", async () => {
+    const type = await likeType({ window: "1h" });
+    const userId = uniqueId("busy");
+    const token = await service.token(userId);
+    const me = userClient(web1, token);
+    const likes = Promise.all(
+      Array.from({ length: 40 }, (_, i) => service.trigger({ type, to: [userId], actor: { id: `l${i}`, name: `L${i}` }, target: { type: "post", id: "busy" } })),
+    );
+    // Meanwhile: mark everything read, again and again, on both web nodes.
+    const reads: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const reply = await request(`${i % 2 ? web1 : web2}/api/notifications/read-all`, { method: "POST", token, body: {} });
+      reads.push(reply.status);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const replies = await likes;
+    await Promise.all(replies.map((r) => completed(r.body.id)));
+    expect(reads.every((s) => s === 200)).toBe(true);
+    const list = (await me.list("?limit=100")).body.notifications;
+    // Each like is in exactly one notification (a read one is never reopened: later likes start another).
+    expect(list.reduce((n, x) => n + x.actorCount, 0)).toBe(40);
+    expect(list.filter((n) => !n.read).length).toBeLessThanOrEqual(1);
+    const { rows } = await db.query<{ seqs: number[]; last_seq: number }>(
+      "SELECT array_agg(seq ORDER BY seq) AS seqs, (SELECT last_seq FROM users WHERE id = $1)::int AS last_seq FROM notification_changes WHERE user_id = $1",
+      [userId],
+    );
+    expect(rows[0]!.seqs.map(Number)).toEqual(Array.from({ length: rows[0]!.last_seq }, (_, i) => i + 1));
+  }, 60_000);
+
   it("100 likes at once, on two fan-out workers, end as one notification per recipient with actorCount 100", async () => {
     const type = await likeType({ window: "1h" });
     const users = Array.from({ length: 5 }, (_, i) => uniqueId(`fan${i}`));
