@@ -133,6 +133,40 @@ describe("web push", () => {
     expect(pushesTo(slow)[0]!.headers).toMatchObject({ urgency: "high", ttl: 86_400 });
   });
 
+  it("a batching window sends one push summing it up; an aggregated type uses one Topic per group", async () => {
+    const key = uniqueId("pbatch");
+    const type = {
+      name: "Reaction",
+      category: "engagement",
+      channels: ["in_app", "push"],
+      aggregate: { window: "1h" },
+      batch: { push: "2s" },
+      templates: {
+        in_app: { title: "{{ actors | actor_names: actorCount }} reacted", body: "" },
+        push: { title: "{% if batchCount > 1 %}{{ batchCount }} reactions{% else %}A reaction{% endif %} from {{ actors | actor_names: actorCount }}", body: "" },
+      },
+    };
+    expect((await request(`${web}/api/v1/admin/types/${key}`, { method: "PUT", token: system.serviceKey, body: type })).status).toBe(200);
+    const { userId, devices } = await userWithDevices(1);
+    const ids: string[] = [];
+    for (const name of ["Ann", "Bo", "Cy"]) {
+      const reply = await service.trigger({ type: key, to: [userId], actor: { id: name, name }, target: { type: "post", id: "p" } });
+      ids.push(reply.body.id);
+    }
+    await eventually(async () => ((await Promise.all(ids.map((id) => pushStatus(id, userId)))).every((d) => d?.status === "sent") ? true : undefined), 15_000, "summary sent");
+    const pushes = pushesTo(devices[0]!);
+    expect(pushes).toHaveLength(1);
+    expect(pushes[0]!.payload.title).toMatch(/^3 reactions from (Ann|Bo|Cy), (Ann|Bo|Cy) and (Ann|Bo|Cy)$/);
+    // Another target is another group: another Topic; the same target keeps its Topic.
+    const other = await service.trigger({ type: key, to: [userId], actor: { id: "Dee", name: "Dee" }, target: { type: "post", id: "q" }, priority: "urgent" });
+    const same = await service.trigger({ type: key, to: [userId], actor: { id: "Eve", name: "Eve" }, target: { type: "post", id: "p" }, priority: "urgent" });
+    await eventually(async () => ((await pushStatus(other.body.id, userId))?.status === "sent" && (await pushStatus(same.body.id, userId))?.status === "sent" ? true : undefined), 10_000, "urgent pushes");
+    const topics = pushesTo(devices[0]!).map((p) => p.headers.topic);
+    expect(topics).toHaveLength(3);
+    expect(new Set(topics).size).toBe(2);
+    expect(pushesTo(devices[0]!).find((p) => p.payload.title === "A reaction from Dee")!.headers.topic).not.toBe(topics[0]);
+  });
+
   it("refuses a subscription that is not an https push endpoint, and removes one on request", async () => {
     const userId = uniqueId("subs");
     const token = await service.token(userId);
