@@ -254,12 +254,17 @@ export async function syncBroadcasts(userId: string): Promise<number> {
     latest = values[0] ?? null;
     synced = values[1] ?? null;
     if (latest === null) {
-      // Redis lost the marker (or nothing was ever published): PostgreSQL knows.
+      // Redis lost the marker (or nothing was ever published): PostgreSQL knows. "0" remembers that
+      // there is none, so a deployment without broadcasts never asks again.
       const { rows } = await pool.query<{ at: Date | null }>("SELECT max(published_at) AS at FROM broadcasts");
-      if (!rows[0]?.at) return 0;
+      if (!rows[0]?.at) {
+        await redis.set(latestKey(), "0", "NX");
+        return 0;
+      }
       latest = String(rows[0].at.getTime());
       await markPublished(rows[0].at);
     }
+    if (latest === "0") return 0;
     if (synced !== null && Number(synced) > Number(latest)) return 0;
   } catch {
     // Without Redis, ask PostgreSQL every time.

@@ -363,13 +363,21 @@ async function fanOutNextChunk(
       }
       return i;
     });
-    // Batching windows: push and email that would go now wait for their window's summary instead.
+    // Batching windows: push and email that would go now wait for their window's summary instead;
+    // so do those held back by the type's limits (in the type's window, else RATE_LIMIT_SUMMARY_WINDOW),
+    // so that past the limit a user gets one summary rather than nothing.
     const windows = new Map<Channel, Map<string, Window>>();
     for (const channel of ["push", "email"] as const) {
+      if (!trigger.channels.includes(channel)) continue;
       const window = batchWindowOf(trigger.batch, channel, trigger.priority as Priority);
-      if (!window || !trigger.channels.includes(channel)) continue;
-      const sending = recipients.filter((r) => decisions.get(r.id)!.get(channel)?.action === "send").map((r) => r.id);
-      windows.set(channel, await joinBatchWindows(client, trigger.type, channel, sending, window, at));
+      const decided = (r: Recipient) => decisions.get(r.id)!.get(channel);
+      const limited = recipients.filter((r) => {
+        const d = decided(r);
+        return d?.action === "batch" && d.reason === "rate_limited";
+      });
+      const sending = window ? recipients.filter((r) => decided(r)?.action === "send") : [];
+      const joining = [...sending, ...limited].map((r) => r.id);
+      if (joining.length > 0) windows.set(channel, await joinBatchWindows(client, trigger.type, channel, joining, window ?? RATE_LIMIT_SUMMARY_WINDOW, at));
     }
     const others = { user: [] as string[], channel: [] as string[], status: [] as string[], reason: [] as (string | null)[], deliverAt: [] as (Date | null)[], batchId: [] as (number | null)[] };
     for (const r of recipients) {
@@ -379,7 +387,7 @@ async function fanOutNextChunk(
         others.user.push(r.id);
         others.channel.push(channel);
         others.status.push(window ? "batched" : statusOf(decision));
-        others.reason.push(window ? "batch_window" : "reason" in decision ? decision.reason : null);
+        others.reason.push(window && decision.action === "send" ? "batch_window" : "reason" in decision ? decision.reason : null);
         others.deliverAt.push(window ? window.endsAt : decision.action === "defer" ? decision.until : null);
         others.batchId.push(window?.id ?? null);
       }
@@ -594,6 +602,9 @@ async function decideChunk(trigger: TriggerRow, recipients: Recipient[], at: Dat
   }
   return result;
 }
+
+/** How long a window lasts that only deliveries held back by a type's limits open (no `batch` set). */
+const RATE_LIMIT_SUMMARY_WINDOW = "1h";
 
 /** How a decision is recorded: sent now is `queued` for its channel's worker. */
 function statusOf(decision: Decision): string {

@@ -120,6 +120,36 @@ describe("scheduling", () => {
   });
 });
 
+describe("limits", () => {
+  it("past a type's limit, what is held back waits in a window and an hour later one summary of it is queued", async () => {
+    const key = uniqueId("limited");
+    const type = { name: "Ping", category: "engagement", channels: ["in_app", "email"], limits: { perHour: 1 }, templates: { in_app: { title: "Ping", body: "" }, email: { subject: "Ping", html: "<p>Ping</p>" } } };
+    expect((await request(`${web}/api/v1/admin/types/${key}`, { method: "PUT", token: system.serviceKey, body: type })).status).toBe(200);
+    const user = uniqueId("pinged");
+    expect((await service.call("PUT", `/api/v1/users/${user}`, { email: `${user}@example.com` })).status).toBe(200);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const reply = await service.trigger({ type: key, to: [user] });
+      await completed(reply.body.id);
+      ids.push(reply.body.id);
+    }
+    const email = async (id: string) =>
+      (await db.query("SELECT status, reason, batch_id FROM deliveries WHERE trigger_id = $1 AND channel = 'email'", [id])).rows[0] as { status: string; reason: string | null; batch_id: string | null };
+    expect(await email(ids[0]!)).toMatchObject({ status: "queued", batch_id: null });
+    const [second, third] = [await email(ids[1]!), await email(ids[2]!)];
+    expect(second).toMatchObject({ status: "batched", reason: "rate_limited" });
+    expect(third).toMatchObject({ status: "batched", reason: "rate_limited", batch_id: second.batch_id });
+    expect(second.batch_id).not.toBeNull();
+    // Nothing goes out before the window's hour is over; then the newest carries the summary.
+    await setClock(30 * 60_000);
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await email(ids[2]!)).status).toBe("batched");
+    await setClock(61 * 60_000);
+    await eventually(async () => ((await email(ids[2]!)).status === "queued" ? true : undefined), 10_000, "summary queued");
+    expect(await email(ids[1]!)).toMatchObject({ status: "batched", reason: "in_summary" });
+  });
+});
+
 describe("email digests", () => {
   it("a daily digest goes out at the next digest hour with everything since, once", async () => {
     const user = uniqueId("digest");
