@@ -11,7 +11,6 @@
 // newest broadcast's time skips even that query when nothing new was published.
 import { pool } from "@/server/db";
 import { getRedis, redisKey } from "@/server/redis";
-import { logger } from "@/server/logger";
 import { now } from "@/server/clock";
 import { cacheCounts } from "@/server/notifications/unread-counts";
 import { publishToUser } from "@/server/realtime/publish";
@@ -91,11 +90,18 @@ async function loadBroadcast(triggerId: string): Promise<Broadcast | null> {
   return rows[0] ?? null;
 }
 
-/** Remembers the newest publication time, which tells every user's next read to look. */
+/**
+ * Remembers the newest publication time, which tells every user's next read to look. Throws when
+ * Redis cannot take it: the fan-out job then fails and is retried (publishing again is harmless),
+ * rather than leave readers believing nothing was published.
+ */
 async function markPublished(at: Date): Promise<void> {
-  await getRedis()
-    .eval("local v = redis.call('GET', KEYS[1]); if not v or tonumber(v) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end", 1, latestKey(), String(at.getTime()))
-    .catch((error: unknown) => logger.warn({ err: error }, "broadcast marker not set; readers fall back to PostgreSQL"));
+  await getRedis().eval(
+    "local v = redis.call('GET', KEYS[1]); if not v or tonumber(v) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end",
+    1,
+    latestKey(),
+    String(at.getTime()),
+  );
 }
 
 /** The inbox texts for a locale: its own, else its language's, else the default. */
@@ -258,18 +264,21 @@ export async function syncBroadcasts(userId: string): Promise<number> {
       // there is none, so a deployment without broadcasts never asks again.
       const { rows } = await pool.query<{ at: Date | null }>("SELECT max(published_at) AS at FROM broadcasts");
       if (!rows[0]?.at) {
-        await redis.set(latestKey(), "0", "NX");
+        // (Briefly: should a publication's marker ever go missing, PostgreSQL is asked again soon.)
+        await redis.set(latestKey(), "0", "EX", 60, "NX");
         return 0;
       }
       latest = String(rows[0].at.getTime());
-      await markPublished(rows[0].at);
+      await markPublished(rows[0].at).catch(() => undefined);
     }
     if (latest === "0") return 0;
     if (synced !== null && Number(synced) > Number(latest)) return 0;
   } catch {
     // Without Redis, ask PostgreSQL every time.
   }
-  const startedAt = Date.now();
+  // The watermark on the database's clock, which also stamps published_at.
+  const { rows: clock } = await pool.query<{ at: Date }>("SELECT now() AS at");
+  const startedAt = clock[0]!.at.getTime();
   const { rows: pending } = await pool.query<Broadcast>(
     `SELECT b.* FROM users u
        JOIN topic_subscriptions s ON s.user_id = u.id

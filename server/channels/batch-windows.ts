@@ -7,7 +7,7 @@ import { pool } from "@/server/db";
 import { durationMs } from "@/server/types/types.schema";
 import { logger } from "@/server/logger";
 import type { Priority } from "@/server/notifications/notifications.schema";
-import { enqueueDeliveries, SENDING_CHANNELS, type DeliveryRef, type SendingChannel } from "@/server/channels/channel-queues";
+import { enqueueDeliveries, type DeliveryRef, type SendingChannel } from "@/server/channels/channel-queues";
 
 export type BatchSettings = Partial<Record<"push" | "email", string>> | null;
 export type Window = { id: number; endsAt: Date };
@@ -59,23 +59,34 @@ export async function releaseDueBatches(at: Date): Promise<number> {
     );
     closed = windows.length;
     if (closed > 0) {
-      // A new statement, so it sees every delivery that joined before the windows were locked.
-      const { rows } = await client.query<{ trigger_id: string; user_id: string; channel: SendingChannel; priority: Priority }>(
-        `WITH members AS (
-           SELECT d.trigger_id, d.user_id, d.channel,
-                  row_number() OVER (PARTITION BY d.batch_id ORDER BY d.created_at DESC, d.trigger_id DESC) AS rank
-             FROM deliveries d WHERE d.batch_id = ANY($1::bigint[]) AND d.status = 'batched'
-         )
-         UPDATE deliveries d
-            SET status = CASE WHEN m.rank = 1 THEN 'queued' ELSE 'batched' END,
-                reason = CASE WHEN m.rank = 1 THEN NULL ELSE 'in_summary' END,
-                enqueued_at = CASE WHEN m.rank = 1 AND d.channel = ANY($2::text[]) THEN now() END, updated_at = now()
-           FROM members m, triggers t
-          WHERE d.trigger_id = m.trigger_id AND d.user_id = m.user_id AND d.channel = m.channel AND t.id = d.trigger_id
-         RETURNING d.trigger_id, d.user_id, d.channel, t.priority, m.rank`,
-        [windows.map((w) => w.id), SENDING_CHANNELS],
+      // A new statement, so it sees every delivery that joined before the windows were locked; the
+      // members are locked too (a cancellation waits, or has already taken its delivery out).
+      const { rows: members } = await client.query<{ trigger_id: string; user_id: string; channel: SendingChannel; batch_id: string; priority: Priority }>(
+        `SELECT d.trigger_id, d.user_id, d.channel, d.batch_id, t.priority FROM deliveries d JOIN triggers t ON t.id = d.trigger_id
+          WHERE d.batch_id = ANY($1::bigint[]) AND d.status = 'batched'
+          ORDER BY d.batch_id, d.created_at DESC, d.trigger_id DESC FOR UPDATE OF d`,
+        [windows.map((w) => w.id)],
       );
-      leaders = rows.filter((r) => Number((r as { rank?: number }).rank) === 1).map((r) => ({ triggerId: r.trigger_id, userId: r.user_id, channel: r.channel, priority: r.priority }));
+      // The newest of each window sends the summary.
+      const seen = new Set<string>();
+      for (const m of members) {
+        if (seen.has(String(m.batch_id))) continue;
+        seen.add(String(m.batch_id));
+        leaders.push({ triggerId: m.trigger_id, userId: m.user_id, channel: m.channel, priority: m.priority });
+      }
+      const key = (r: { triggerId?: string; trigger_id?: string; userId?: string; user_id?: string; channel: string }) => `${r.triggerId ?? r.trigger_id}/${r.userId ?? r.user_id}/${r.channel}`;
+      const leading = new Set(leaders.map(key));
+      const others = members.filter((m) => !leading.has(key(m)));
+      await client.query(
+        `UPDATE deliveries SET status = 'queued', reason = NULL, enqueued_at = now(), updated_at = now()
+          WHERE (trigger_id, user_id, channel) IN (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]))`,
+        [leaders.map((l) => l.triggerId), leaders.map((l) => l.userId), leaders.map((l) => l.channel)],
+      );
+      await client.query(
+        `UPDATE deliveries SET reason = 'in_summary', updated_at = now()
+          WHERE (trigger_id, user_id, channel) IN (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]))`,
+        [others.map((o) => o.trigger_id), others.map((o) => o.user_id), others.map((o) => o.channel)],
+      );
     }
     await client.query("COMMIT");
   } catch (error) {
@@ -87,4 +98,24 @@ export async function releaseDueBatches(at: Date): Promise<number> {
   // If this fails, the leaders are queued with an enqueued_at: the relay's safety net requeues them.
   if (leaders.length > 0) await enqueueDeliveries(leaders).catch((error: unknown) => logger.warn({ err: error }, "batch summaries not queued; retried later"));
   return closed;
+}
+
+/**
+ * When a window's summary cannot go out from its leader (cancelled, expired), the newest delivery
+ * still waiting on it takes over, so the others are not left waiting on a summary that never comes.
+ * Answers the new leader, to be queued after commit.
+ */
+export async function promoteNextInSummary(sql: Pick<Sql, "query">, batchId: number, userId: string, channel: string): Promise<DeliveryRef | null> {
+  const { rows } = await sql.query<{ trigger_id: string; user_id: string; channel: SendingChannel; priority: Priority }>(
+    `UPDATE deliveries d SET status = 'queued', reason = NULL, enqueued_at = now(), updated_at = now()
+       FROM triggers t
+      WHERE t.id = d.trigger_id AND (d.trigger_id, d.user_id, d.channel) = (
+        SELECT trigger_id, user_id, channel FROM deliveries
+         WHERE batch_id = $1 AND user_id = $2 AND channel = $3 AND status = 'batched' AND reason = 'in_summary'
+         ORDER BY created_at DESC, trigger_id DESC LIMIT 1 FOR UPDATE)
+      RETURNING d.trigger_id, d.user_id, d.channel, t.priority`,
+    [batchId, userId, channel],
+  );
+  const next = rows[0];
+  return next ? { triggerId: next.trigger_id, userId: next.user_id, channel: next.channel, priority: next.priority } : null;
 }

@@ -11,7 +11,8 @@ import { suppressionOf } from "@/server/channels/provider-webhooks";
 import { pushTopic, sendPush } from "@/server/channels/push-provider";
 import { subscriptionsOf } from "@/server/push/subscriptions";
 import type { Priority } from "@/server/notifications/notifications.schema";
-import type { DeliveryJob } from "@/server/channels/channel-queues";
+import { enqueueDeliveries, type DeliveryJob } from "@/server/channels/channel-queues";
+import { promoteNextInSummary } from "@/server/channels/batch-windows";
 import { channelReads, htmlToText, renderChannel, smsSegments, templatesFor, type RenderContext } from "@/server/templates/render-notification";
 import { groupKey, MAX_ACTORS, type Actor, type GroupSource } from "@/server/aggregation/aggregate";
 import type { Templates } from "@/server/types/types.schema";
@@ -166,7 +167,11 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
   const key: [string, string, string] = [job.triggerId, job.userId, job.channel];
   if (row.expires_at && row.expires_at.getTime() <= now().getTime()) {
     await pool.query("UPDATE deliveries SET status = 'suppressed', reason = 'expired', updated_at = now() WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'", key);
-    await settleSummary(job, row.batch_id, "suppressed");
+    // The window's other events may still be current: the newest of them sends the summary.
+    if (row.batch_id !== null) {
+      const next = await promoteNextInSummary(pool, row.batch_id, job.userId, job.channel);
+      if (next) await enqueueDeliveries([next]).catch(() => undefined);
+    }
     return "skipped";
   }
   try {
@@ -223,6 +228,7 @@ async function deliverPush(job: DeliveryJob, row: Row): Promise<Outcome> {
   let sent = done.filter((d) => d.status === "sent").length;
   if (devices.length === 0 && sent === 0) {
     await pool.query("UPDATE deliveries SET status = 'suppressed', reason = 'no_address', updated_at = now() WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'", key);
+    await settleSummary(job, row.batch_id, "suppressed");
     return "skipped";
   }
   const summary = await summaryOf(job, row);
@@ -233,7 +239,7 @@ async function deliverPush(job: DeliveryJob, row: Row): Promise<Outcome> {
   if (summary && !(rendered && channelReads(templates, "push", ["batchCount", "batch"]))) content = { ...content, title: `${content.title} (+${summary.items.length - 1} more)` };
   // One Topic (and device tag) per aggregation group: a newer push replaces an older one not yet
   // delivered, and the one shown on the device. Otherwise one per notification.
-  const topic = pushTopic(row.aggregate ? `${groupKey(row as unknown as GroupSource, row.aggregate.key)}/${job.userId}` : `${job.triggerId}/${job.userId}`);
+  const topic = pushTopic(row.aggregate ? `${row.type}|${groupKey(row as unknown as GroupSource, row.aggregate.key)}/${job.userId}` : `${job.triggerId}/${job.userId}`);
   let retry: DeliveryError | null = null;
   let refused: DeliveryError | null = null;
   for (const [index, device] of devices.entries()) {

@@ -344,10 +344,18 @@ async function fanOutNextChunk(
 
     const at = now();
     const decisions = await decideChunk(trigger, recipients, at);
+    // Aggregation and batching windows lock group and window rows, then (for a group) the open
+    // notification. The users come first, in id order, as for every writer of user rows (a user
+    // marking a notification read locks the user, then the notification); taking some users with
+    // their groups and the rest later in the upsert deadlocked with another chunk.
+    if (trigger.aggregate || trigger.batch || trigger.limits) {
+      await client.query("SELECT 1 FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", [recipients.map((r) => r.id)]);
+    }
     // A broadcast's inbox is merged on read: its chunks route only push, email and SMS.
     const inbox = inboxByRead ? [] : recipients.filter((r) => decisions.get(r.id)!.get("in_app")?.action === "send");
     // Aggregation: who joins an open group (their notification is updated) and who starts one.
-    const key = trigger.aggregate ? groupKey(trigger, trigger.aggregate.key) : null;
+    // Scoped by the type: two types whose keys read alike never share a group.
+    const key = trigger.aggregate ? `${trigger.type}|${groupKey(trigger, trigger.aggregate.key)}` : null;
     const joined = key ? await joinOpenGroups(client, key, inbox.map((r) => r.id), trigger.actor, trigger.created_at) : new Map<string, JoinedGroup>();
     const fresh = inbox.filter((r) => !joined.has(r.id));
     const grouped = inbox.filter((r) => joined.has(r.id));

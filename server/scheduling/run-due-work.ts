@@ -76,7 +76,8 @@ export async function runDueWork(): Promise<void> {
   for (let n = 1; n > 0; ) n = await releaseDueBatches(at);
   await requeueLostDeliveries();
   await sendDueDigests(at);
-  // Aggregation groups whose window has ended (with a minute's grace for fan-outs still running).
-  await pruneEndedGroups(pool, new Date(at.getTime() - 60_000));
+  // Aggregation groups whose window ended a day ago: an event is matched against its group by its
+  // own time, so a fan-out running late behind a backlog must still find the group.
+  await pruneEndedGroups(pool, new Date(at.getTime() - 86_400_000));
   if (released > 0 || expired > 0) logger.info({ released, expired }, "due work done");
 }

@@ -123,6 +123,16 @@ describe("aggregation", () => {
     await like(type, [userId], { id: "same", name: "Same" }, { type: "post", id: "x2" });
     await like(type, [userId], { id: "else", name: "Else" }, { type: "post", id: "x1" });
     expect((await me.list()).body.notifications.map((n) => n.actorCount)).toEqual([1, 1]);
+    // Two types whose keys read alike keep their own groups.
+    const [likeKey, shareKey] = [await likeType({ window: "1h", key: "targetType:targetId" }), await likeType({ window: "1h", key: "targetType:targetId" })];
+    const other = uniqueId("twotypes");
+    const otherMe = userClient(web1, await service.token(other));
+    await like(likeKey, [other], { id: "a", name: "A" }, { type: "post", id: "same" });
+    await like(shareKey, [other], { id: "b", name: "B" }, { type: "post", id: "same" });
+    expect((await otherMe.list()).body.notifications.map((n) => [n.type, n.actorCount])).toEqual([
+      [shareKey, 1],
+      [likeKey, 1],
+    ]);
     const bad = await request(`${web1}/api/v1/admin/types/${uniqueId("bad")}`, {
       method: "PUT",
       token: system.serviceKey,
@@ -160,6 +170,38 @@ describe("aggregation", () => {
     );
     expect(rows[0]!.seqs.map(Number)).toEqual(Array.from({ length: rows[0]!.last_seq }, (_, i) => i + 1));
   }, 60_000);
+
+  it("likes on two posts of the same users at once, with an email batching window too: all complete, each like counted once", async () => {
+    const key = uniqueId("likebatch");
+    const reply = await request(`${web1}/api/v1/admin/types/${key}`, {
+      method: "PUT",
+      token: system.serviceKey,
+      body: {
+        name: "Like",
+        category: "engagement",
+        channels: ["in_app", "email"],
+        aggregate: { window: "1h" },
+        batch: { email: "1h" },
+        templates: { ...LIKE_TEMPLATES, email: { subject: "{{ actors | actor_names: actorCount }} liked it", html: "<p>liked</p>" } },
+      },
+    });
+    expect(reply.status).toBe(200);
+    const users = Array.from({ length: 4 }, (_, i) => uniqueId(`two${i}`));
+    for (const u of users) expect((await service.call("PUT", `/api/v1/users/${u}`, { email: `${u}@example.com` })).status).toBe(200);
+    const replies = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        service.trigger({ type: key, to: [...users].sort(() => Math.random() - 0.5), actor: { id: `p${i}`, name: `P${i}` }, target: { type: "post", id: i % 2 ? "odd" : "even" } }),
+      ),
+    );
+    const statuses = await Promise.all(replies.map((r) => completed(r.body.id)));
+    expect(statuses.every((s) => s.status === "completed")).toBe(true);
+    for (const u of users) {
+      const list = (await userClient(web1, await service.token(u)).list()).body.notifications;
+      expect(list.map((n) => n.actorCount).sort()).toEqual([30, 30]);
+      const { rows } = await db.query("SELECT count(DISTINCT batch_id)::int AS windows, count(*)::int AS n FROM deliveries d JOIN triggers t ON t.id = d.trigger_id WHERE d.user_id = $1 AND d.channel = 'email' AND t.type = $2", [u, key]);
+      expect(rows[0]).toEqual({ windows: 1, n: 60 });
+    }
+  }, 90_000);
 
   it("100 likes at once, on two fan-out workers, end as one notification per recipient with actorCount 100", async () => {
     const type = await likeType({ window: "1h" });

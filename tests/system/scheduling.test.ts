@@ -147,6 +147,10 @@ describe("limits", () => {
     await setClock(61 * 60_000);
     await eventually(async () => ((await email(ids[2]!)).status === "queued" ? true : undefined), 10_000, "summary queued");
     expect(await email(ids[1]!)).toMatchObject({ status: "batched", reason: "in_summary" });
+    // The summary's trigger is recalled before it went out: the next newest takes the summary over.
+    expect((await service.call("DELETE", `/api/v1/notifications/${ids[2]}`)).status).toBe(200);
+    expect(await email(ids[2]!)).toMatchObject({ status: "suppressed", reason: "cancelled" });
+    expect(await email(ids[1]!)).toMatchObject({ status: "queued", reason: null });
   });
 });
 
