@@ -75,7 +75,7 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
     return { inserted: 0, status: "skipped" };
   }
   const renderer = inboxRenderer(trigger);
-  if (trigger.status === "processing" && !isSliced(trigger)) await recacheLastChunk(trigger, chunkSize);
+  if (trigger.status === "processing" && options.helper === undefined) await (isSliced(trigger) ? recacheSlices(trigger, chunkSize) : recacheLastChunk(trigger, chunkSize));
   let inserted = 0;
   // A huge topic: the inbox notification is stored once and merged into each inbox when read.
   const inboxByRead = isBroadcast(trigger, renderer);
@@ -644,6 +644,19 @@ async function recacheLastChunk(trigger: TriggerRow, chunkSize: number): Promise
     `SELECT id, last_seq, unread_count, unseen_count FROM users WHERE id IN (
        SELECT user_id FROM notifications WHERE trigger_id = $1 AND created_at = $2 ORDER BY id DESC LIMIT $3)`,
     [trigger.id, trigger.created_at, chunkSize],
+  );
+  await cacheCounts(rows.map((r) => ({ userId: r.id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.last_seq } })));
+}
+
+/** The same for a sliced fan-out: the last chunk before each slice's cursor. */
+async function recacheSlices(trigger: TriggerRow, chunkSize: number): Promise<void> {
+  const { rows } = await pool.query<{ id: string; last_seq: number; unread_count: number; unseen_count: number }>(
+    `SELECT u.id, u.last_seq, u.unread_count, u.unseen_count FROM fanout_ranges r
+       CROSS JOIN LATERAL (SELECT s.user_id FROM topic_subscriptions s
+                            WHERE s.topic_key = $2 AND s.user_id > r.after AND s.user_id <= r.cursor ORDER BY s.user_id DESC LIMIT $3) s
+       JOIN users u ON u.id = s.user_id
+      WHERE r.trigger_id = $1 AND r.cursor IS NOT NULL`,
+    [trigger.id, trigger.topic_key, chunkSize],
   );
   await cacheCounts(rows.map((r) => ({ userId: r.id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.last_seq } })));
 }
