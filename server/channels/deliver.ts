@@ -193,13 +193,14 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
     const result = rendered.email
       ? await sendEmail({ to: address, ...rendered.email, html: withTracking(rendered.email.html, ref), headers: unsubscribeHeaders(job, row), idempotencyKey, ref })
       : await sendSms({ to: address, body: rendered.sms!.body, maxSegments: rendered.sms!.maxSegments, idempotencyKey, ref });
+    // The attempt is logged first: whoever sees the delivery `sent` finds its attempt in the log.
+    await logAttempt(job, "sent");
     await pool.query(
       `UPDATE deliveries SET status = 'sent', reason = NULL, attempts = attempts + 1, provider_id = $4, sent_at = now(), last_error = NULL, updated_at = now()
         WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'`,
       [...key, result.providerId],
     );
     await settleSummary(job, row.batch_id, "sent", result.providerId);
-    await logAttempt(job, "sent");
     return "sent";
   } catch (caught) {
     const error = caught instanceof DeliveryError ? caught : new DeliveryError("transient", (caught as Error).message);
