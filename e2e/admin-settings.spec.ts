@@ -38,6 +38,13 @@ test("an admin creates a type, edits its template and sees the preview change, a
   const editTitle = page.getByRole("textbox", { name: "In-app title" });
   await editTitle.fill("Hello {{ actor.name }}");
   await expect(page.getByTestId("preview-in_app").getByTestId("preview-title")).toHaveText("Hello John Doe");
+  // As a group: the sample actors and the count, as aggregation would render them.
+  await editTitle.fill("{{ actors | actor_names: actorCount }} said hello");
+  await page.getByLabel("People in the group").fill("7");
+  await expect(page.getByTestId("preview-in_app").getByTestId("preview-title")).toHaveText("John Doe, Mary Major and 5 others said hello");
+  await page.getByLabel("People in the group").fill("1");
+  await editTitle.fill("Hello {{ actor.name }}");
+  await expect(page.getByTestId("preview-in_app").getByTestId("preview-title")).toHaveText("Hello John Doe");
   await editTitle.fill("Hello {% if actor %}");
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByRole("alert").filter({ hasText: "Not saved" })).toBeVisible();

@@ -7,7 +7,9 @@ import type { Templates } from "@/server/types/types.schema";
 import { AdminApiError, adminApi } from "@/components/admin/admin-api";
 
 type Preview = { channel: Channel; content: ChannelContent[Channel] | null; warnings: string[] };
-export type SampleData = { actorName: string; data: string };
+export type SampleData = { actorName: string; data: string; people?: number; batch?: number };
+
+const MORE_PEOPLE = ["Mary Major", "Sam Doe", "Ana Silva", "Li Wei", "Omar Haddad", "Eva Novak", "Kofi Mensah", "Noor Khan", "Lena Berg"];
 
 /**
  * The live preview of one channel: the editor's unsaved templates rendered by the server exactly as
@@ -31,7 +33,22 @@ export function TemplatePreview({ typeKey, channel, templates, locales, locale, 
       try {
         const result = await adminApi<Preview>(`/types/${encodeURIComponent(typeKey || "draft")}/preview`, {
           method: "POST",
-          body: JSON.stringify({ channel, templates, locales, locale, data, actor: { id: "sample-actor", name: sample.actorName } }),
+          body: JSON.stringify({
+            channel,
+            templates,
+            locales,
+            locale,
+            data,
+            actor: { id: "sample-actor", name: sample.actorName },
+            // As a group of several people, and as a batching window's summary, when asked.
+            ...((sample.people ?? 1) > 1
+              ? {
+                  actors: [sample.actorName, ...MORE_PEOPLE].slice(0, Math.min(10, sample.people!)).map((name, i) => ({ id: `sample-${i}`, name })),
+                  actorCount: sample.people,
+                }
+              : {}),
+            ...((sample.batch ?? 1) > 1 && (channel === "push" || channel === "email") ? { batchCount: sample.batch } : {}),
+          }),
         });
         if (!cancelled) {
           setPreview(result);

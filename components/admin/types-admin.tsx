@@ -373,7 +373,7 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
               ))}
               {channel === "in_app" && !locale && <ActionsEditor actions={draft.templates.in_app?.actions ?? []} onChange={setActions} />}
               <p className="text-xs text-slate-500">
-                Liquid: <code>{"{{ actor.name }}"}</code>, <code>{"{{ actors }}"}</code>, <code>{"{{ actorCount }}"}</code>, <code>{"{{ target.url }}"}</code>, <code>{"{{ data.… }}"}</code>,{" "}
+                Liquid: <code>{"{{ actor.name }}"}</code>, <code>{"{{ actors }}"}</code>, <code>{"{{ actorCount }}"}</code>, <code>{"{{ actors | actor_names: actorCount }}"}</code> (&quot;John, Mary and 5 others&quot;), <code>{"{{ batchCount }}"}</code> (a batch&apos;s summary), <code>{"{{ target.url }}"}</code>, <code>{"{{ data.… }}"}</code>,{" "}
                 <code>{"{{ recipient.name }}"}</code>.
               </p>
             </div>
@@ -384,6 +384,30 @@ function TypeEditor({ typeKey, version, initial, isNew, onSaved }: { typeKey?: s
               Actor name
               <input className={input} value={sample.actorName} onChange={(e) => setSample((s) => ({ ...s, actorName: e.target.value }))} />
             </label>
+            <div className="flex gap-3">
+              <label className="block">
+                People in the group
+                <input
+                  type="number"
+                  min={1}
+                  max={1000}
+                  className={input}
+                  value={sample.people ?? 1}
+                  onChange={(e) => setSample((s) => ({ ...s, people: Math.max(1, Number(e.target.value) || 1) }))}
+                />
+              </label>
+              <label className="block">
+                Events in a batch
+                <input
+                  type="number"
+                  min={1}
+                  max={1000}
+                  className={input}
+                  value={sample.batch ?? 1}
+                  onChange={(e) => setSample((s) => ({ ...s, batch: Math.max(1, Number(e.target.value) || 1) }))}
+                />
+              </label>
+            </div>
             <label className="block">
               data (JSON)
               <textarea rows={3} className={`${input} font-mono`} value={sample.data} onChange={(e) => setSample((s) => ({ ...s, data: e.target.value }))} />

@@ -31,6 +31,17 @@ export async function previewType(key: string, input: PreviewInput) {
     data: input.data ?? SAMPLE.data,
     recipient: input.recipient ?? SAMPLE.recipient,
   };
+  if (input.batchCount !== undefined) {
+    // A window's summary: as many sample events as asked (at most 20 listed), the newest first.
+    context.batchCount = input.batchCount;
+    context.batch = Array.from({ length: Math.min(input.batchCount, 20) }, (_, i) => ({
+      title: `Sample event ${input.batchCount! - i}`,
+      body: "",
+      actor: context.actors[i % Math.max(1, context.actors.length)] ?? null,
+      target: context.target,
+      data: context.data,
+    }));
+  }
   const templates = templatesFor(input.templates ?? type.templates, input.locales ?? type.locales, input.locale);
   const rendered = await renderChannel(templates, input.channel, context).catch((error: unknown) => {
     // E.g. the render limit: the template parses but takes too long. A send would fall back; say so here.

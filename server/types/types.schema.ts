@@ -97,6 +97,8 @@ export const previewInputSchema = z.strictObject({
   actor: z.record(z.string(), z.unknown()).nullable().optional(),
   actors: z.array(z.record(z.string(), z.unknown())).max(10).optional(),
   actorCount: z.number().int().min(0).optional(),
+  /** As the summary of a batching window with this many events (push and email). */
+  batchCount: z.number().int().min(1).max(1000).optional(),
   target: z.record(z.string(), z.unknown()).nullable().optional(),
   data: z.record(z.string(), z.unknown()).optional(),
   recipient: z.record(z.string(), z.unknown()).optional(),

@@ -142,6 +142,22 @@ describe("aggregation", () => {
     expect(bad.body.error.details.map((d: { field: string }) => d.field)).toContain("aggregate.key");
   });
 
+  it("the admin preview renders a group and a batching window's summary", async () => {
+    const type = await likeType({ window: "1h" });
+    const preview = (body: Record<string, unknown>) => request(`${web1}/api/v1/admin/types/${type}/preview`, { method: "POST", token: system.serviceKey, body });
+    const group = await preview({ channel: "in_app", actors: [{ id: "a", name: "Ann" }, { id: "b", name: "Ben" }, { id: "c", name: "Cy" }], actorCount: 7 });
+    expect(group.status).toBe(200);
+    expect(group.body.content).toMatchObject({ title: "Ann, Ben and 5 others liked your post", body: "7 people" });
+    const summary = await preview({
+      channel: "push",
+      batchCount: 4,
+      templates: { ...LIKE_TEMPLATES, push: { title: "{{ batchCount }} new likes, the last: {{ batch[0].title }}", body: "" } },
+    });
+    expect(summary.status, JSON.stringify(summary.body)).toBe(200);
+    expect(summary.body.content.title).toBe("4 new likes, the last: Sample event 4");
+    expect((await preview({ channel: "in_app", batchCount: 0 })).status).toBe(422);
+  });
+
   it("likes arriving while the user keeps reading: no request fails, every like counted once, seq contiguous", async () => {
     const type = await likeType({ window: "1h" });
     const userId = uniqueId("busy");
