@@ -10,6 +10,7 @@ import { filterOnline } from "@/server/realtime/presence";
 import type { Channel, Notification, Priority } from "@/server/notifications/notifications.schema";
 import { resolvePreferences } from "@/server/preferences/preferences.schema";
 import { decideDelivery, type Decision, type RoutingType } from "@/server/routing/decide-delivery";
+import { inAppReasonParams, inAppReasonSql } from "@/server/routing/in-app-sql";
 import { takeRateLimits, type Limits } from "@/server/routing/rate-limits";
 import { readsRecipient, renderChannel, templatesFor, type RenderContext } from "@/server/templates/render-notification";
 import type { Templates } from "@/server/types/types.schema";
@@ -307,35 +308,10 @@ async function fanOutNextChunk(
 ): Promise<{ rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[] }> {
   const client = await pool.connect();
   try {
-    // Every table this chunk touches is reached by its keys. With stale statistics (a users table that
-    // just grew by a million) the planner once chose a sequential scan of users, comparing each row
-    // with the whole id array: seconds per chunk. Index access only, whatever the statistics say.
-    await client.query("BEGIN; SET LOCAL enable_seqscan = off");
-    // Sliced: the trigger is shared (a cancellation waits for the chunk), the slice is this chunk's own.
-    const { rows: locked } = await client.query<{ fanout_cursor: string | null }>(
-      `SELECT fanout_cursor FROM triggers WHERE id = $1 AND status IN ('accepted', 'processing') ${sliced ? "FOR SHARE" : "FOR UPDATE"}`,
-      [trigger.id],
-    );
-    if (!locked[0]) {
-      // Completed or cancelled meanwhile.
-      await client.query("UPDATE outbox SET done_at = coalesce(done_at, now()) WHERE trigger_id = $1", [trigger.id]);
-      await client.query("COMMIT");
-      return { rows: [], isLast: true };
-    }
-    let slice: { idx: number; after: string; upto: string | null; cursor: string | null } | null = null;
-    if (sliced) {
-      const { rows: free } = await client.query<{ idx: number; after: string; upto: string | null; cursor: string | null }>(
-        "SELECT idx, after, upto, cursor FROM fanout_ranges WHERE trigger_id = $1 AND done_at IS NULL ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED",
-        [trigger.id],
-      );
-      slice = free[0] ?? null;
-      if (!slice) {
-        // Every slice is done or in other hands.
-        await client.query("COMMIT");
-        return { rows: [], isLast: true };
-      }
-    }
-    const cursor = slice ? (slice.cursor ?? slice.after) : locked[0].fanout_cursor;
+    const claimed = await claimChunk(client, trigger, sliced);
+    if (!claimed) return { rows: [], isLast: true };
+    const { slice, cursor } = claimed;
+    if (routesInAppInSql(trigger, renderer, inboxByRead)) return await fanOutInAppChunk(client, trigger, renderer, chunkSize, slice, cursor);
     const recipients = await pageRecipients(client, trigger, cursor, chunkSize, slice?.upto ?? null);
     // Sliced: the last chunk of this slice (other slices may remain; the caller asks for more).
     const isLast = recipients.length < chunkSize || (slice?.upto != null && recipients.at(-1)?.id === slice.upto);
@@ -543,6 +519,174 @@ async function fanOutNextChunk(
     client.release();
   }
 }
+
+type Slice = { idx: number; after: string; upto: string | null; cursor: string | null };
+
+/**
+ * Opens the chunk's transaction and takes its place: locks the trigger row and reads the cursor, so
+ * two deliveries of one job take turns and each starts where the other committed; sliced, shares the
+ * trigger (a cancellation waits for the chunk) and takes a free slice of its own. Null (committed)
+ * when there is nothing left for this caller.
+ */
+async function claimChunk(client: Sql, trigger: TriggerRow, sliced: boolean): Promise<{ slice: Slice | null; cursor: string | null } | null> {
+  // Every table this chunk touches is reached by its keys. With stale statistics (a users table that
+  // just grew by a million) the planner once chose a sequential scan of users, comparing each row
+  // with the whole id array: seconds per chunk. Index access only, whatever the statistics say.
+  await client.query("BEGIN; SET LOCAL enable_seqscan = off");
+  const { rows: locked } = await client.query<{ fanout_cursor: string | null }>(
+    `SELECT fanout_cursor FROM triggers WHERE id = $1 AND status IN ('accepted', 'processing') ${sliced ? "FOR SHARE" : "FOR UPDATE"}`,
+    [trigger.id],
+  );
+  if (!locked[0]) {
+    // Completed or cancelled meanwhile.
+    await client.query("UPDATE outbox SET done_at = coalesce(done_at, now()) WHERE trigger_id = $1", [trigger.id]);
+    await client.query("COMMIT");
+    return null;
+  }
+  if (!sliced) return { slice: null, cursor: locked[0].fanout_cursor };
+  const { rows: free } = await client.query<Slice>(
+    "SELECT idx, after, upto, cursor FROM fanout_ranges WHERE trigger_id = $1 AND done_at IS NULL ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED",
+    [trigger.id],
+  );
+  const slice = free[0];
+  if (!slice) {
+    // Every slice is done or in other hands.
+    await client.query("COMMIT");
+    return null;
+  }
+  return { slice, cursor: slice.cursor ?? slice.after };
+}
+
+/**
+ * Whether a chunk of this trigger is routed and stored by PostgreSQL alone (fanOutInAppChunk): a topic,
+ * the inbox as its only channel, no aggregation, texts that do not depend on the recipient (at most one
+ * per locale), not expired.
+ */
+function routesInAppInSql(trigger: TriggerRow, renderer: Renderer, inboxByRead: boolean): boolean {
+  return (
+    trigger.topic_key !== null &&
+    !inboxByRead &&
+    trigger.channels.length === 1 &&
+    trigger.channels[0] === "in_app" &&
+    !trigger.aggregate &&
+    !renderer.perRecipient &&
+    (trigger.expires_at === null || trigger.expires_at.getTime() > now().getTime())
+  );
+}
+
+/**
+ * An in-app-only chunk in one statement, the page never leaving PostgreSQL: page the topic's
+ * subscribers after the cursor, decide the inbox for each (inAppReasonSql: the same rules as
+ * decideDelivery, property-tested against it), upsert the user rows in id order for those who get it
+ * (one seq each, counters), insert their notifications (texts by locale, as templatesFor picks them)
+ * and `new` changes, record the suppressed, move the cursor and maybe complete the trigger. Answers
+ * the stored notifications with their users' counts, for the cache and the devices.
+ */
+async function fanOutInAppChunk(
+  client: Sql,
+  trigger: TriggerRow,
+  renderer: Renderer,
+  chunkSize: number,
+  slice: Slice | null,
+  cursor: string | null,
+): Promise<{ rows: InsertedRow[]; isLast: boolean }> {
+  // One text per locale variant of the type (exact tag, then its language), the default first.
+  const variants = trigger.title === null ? Object.keys(trigger.locales) : [];
+  const texts = await Promise.all([renderer.text(RENDER_AS(null)), ...variants.map((locale) => renderer.text(RENDER_AS(locale)))]);
+  const textIdx = `coalesce(array_position($23::text[], p.locale) + 1, array_position($23::text[], split_part(p.locale, '-', 1)) + 1, 1)`;
+  // Ids: one UUIDv7 prefix per chunk (time and random bits), the row's number in the last 32 bits.
+  const idPrefix = fastUuidV7().slice(0, 28);
+  const type: RoutingType = { key: trigger.type, category: trigger.category, optOut: trigger.opt_out, respectQuietHours: trigger.respect_quiet_hours, defaults: trigger.defaults };
+  const { rows } = await client.query<{ id: string | null; user_id: string; seq: number; unread_count: number; unseen_count: number; idx: number }>(
+    `WITH page AS (
+       SELECT s.user_id AS id, u.locale, ${inAppReasonSql("u.preferences", 8)} AS reason
+         FROM topic_subscriptions s
+         JOIN users u ON u.id = s.user_id AND u.id > $2 AND ($4::text IS NULL OR u.id <= $4)
+        WHERE s.topic_key = $1 AND s.user_id > $2 AND ($4::text IS NULL OR s.user_id <= $4) ORDER BY s.user_id LIMIT $3
+     ), stats AS (
+       SELECT count(*)::int AS n, max(id) AS last FROM page
+     ), bumped AS (
+       -- In id order, like every writer of user rows.
+       INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
+       SELECT id, 1, 1, 1 FROM page WHERE reason IS NULL ORDER BY id
+       ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + 1, unread_count = u.unread_count + 1, unseen_count = u.unseen_count + 1
+       RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
+     ), numbered AS (
+       SELECT b.*, ($12::text || lpad(to_hex(row_number() OVER ()), 8, '0'))::uuid AS nid, ${textIdx} AS idx
+         FROM bumped b JOIN page p ON p.id = b.id
+     ), inserted AS (
+       INSERT INTO notifications (id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count,
+                                  target, actions, data, seq, expires_at, created_at, sort_at, updated_at)
+       SELECT n.nid, n.id, $5::uuid, $13, $14, $15, ($6::text[])[n.idx], ($7::text[])[n.idx], $16::jsonb, $17::jsonb, $18,
+              $19::jsonb, ($20::jsonb[])[n.idx], $21::jsonb, n.last_seq, $22::timestamptz, $24::timestamptz, $24::timestamptz, $24::timestamptz
+         FROM numbered n
+       RETURNING id, user_id, seq
+     ), changes AS (
+       INSERT INTO notification_changes (user_id, seq, kind, notification_id, notification_at, at)
+       SELECT user_id, seq, 'new', id, $24::timestamptz, $24::timestamptz FROM inserted
+     ), decided AS (
+       INSERT INTO deliveries (trigger_id, user_id, channel, status, reason, template_version, created_at)
+       SELECT $5::uuid, id, 'in_app', 'suppressed', reason, $25, $24::timestamptz FROM page WHERE reason IS NOT NULL
+     ), progress AS (${
+       slice
+         ? `
+       UPDATE fanout_ranges SET cursor = coalesce(stats.last, cursor), count = count + stats.n,
+              done_at = CASE WHEN stats.n < $3 OR stats.last = $4 THEN now() END
+         FROM stats WHERE trigger_id = $5::uuid AND idx = $26::int
+     ), done AS (
+       SELECT $26::int`
+         : `
+       UPDATE triggers SET fanout_cursor = coalesce(stats.last, fanout_cursor), fanout_count = fanout_count + stats.n, template_version = $25,
+              status = CASE WHEN stats.n < $3 THEN 'completed' ELSE 'processing' END,
+              completed_at = CASE WHEN stats.n < $3 THEN now() END
+         FROM stats WHERE id = $5::uuid AND $26::int IS NULL
+     ), done AS (
+       UPDATE outbox SET done_at = now() WHERE trigger_id = $5::uuid AND done_at IS NULL AND (SELECT n < $3 FROM stats)`
+     }
+     )
+     SELECT NULL::uuid AS id, last AS user_id, n AS seq, 0 AS unread_count, 0 AS unseen_count, 0 AS idx FROM stats
+     UNION ALL
+     -- (Not joined with inserted: each of its rows is one of numbered, and the planner, expecting one row
+     -- from each, joined them in a nested loop, quadratic in the chunk.)
+     SELECT nid, id, last_seq, unread_count, unseen_count, idx FROM numbered`,
+    [
+      trigger.topic_key,
+      cursor ?? "",
+      chunkSize,
+      slice?.upto ?? null,
+      trigger.id,
+      texts.map((t) => t.title),
+      texts.map((t) => t.body),
+      ...inAppReasonParams(type),
+      idPrefix,
+      renderer.shared.type,
+      renderer.shared.category,
+      renderer.shared.priority,
+      renderer.shared.actor ? JSON.stringify(renderer.shared.actor) : null,
+      JSON.stringify(renderer.shared.actors),
+      renderer.shared.actorCount,
+      renderer.shared.target ? JSON.stringify(renderer.shared.target) : null,
+      texts.map((t) => JSON.stringify(t.actions)),
+      JSON.stringify(renderer.shared.data),
+      renderer.shared.expiresAt,
+      variants,
+      trigger.created_at,
+      trigger.title === null && trigger.templates.in_app ? trigger.template_version : null,
+      slice?.idx ?? null,
+    ],
+  );
+  await client.query("COMMIT");
+  const [stats, ...stored] = rows;
+  const isLast = stats!.seq < chunkSize || (slice?.upto != null && stats!.user_id === slice.upto);
+  return {
+    rows: stored.map((r) => ({ id: r.id!, user_id: r.user_id, seq: r.seq, unread_count: r.unread_count, unseen_count: r.unseen_count, text: texts[r.idx - 1]! })),
+    // A sliced chunk never ends the caller's loop: the next one looks for another free slice.
+    isLast: slice ? false : isLast,
+  };
+}
+
+/** A recipient as the renderer sees it when only the locale matters. */
+const RENDER_AS = (locale: string | null): Recipient => ({ id: "", name: null, email: null, phone: null, timezone: null, locale, preferences: null, has_push: false });
 
 /** The next page of recipients after the cursor, with what routing needs to know about them. */
 async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string | null, chunkSize: number, upto: string | null = null): Promise<Recipient[]> {

@@ -3,6 +3,7 @@ import { pool } from "@/server/db";
 import { env } from "@/server/env";
 import { getRedis, redisKey } from "@/server/redis";
 import type { UnreadCount } from "@/server/notifications/notifications.schema";
+import { decodeCounts, encodeCounts, type CountsAtSeq } from "@/server/notifications/counts-format";
 
 /**
  * Unread and unseen counts. PostgreSQL holds the authoritative counters on the user row, changed in
@@ -12,19 +13,19 @@ import type { UnreadCount } from "@/server/notifications/notifications.schema";
  * The one gap, a process that dies between its commit and its cache write, is bounded by the
  * entry's short lifetime (COUNTS_CACHE_TTL_SECONDS).
  */
-export type CountsAtSeq = UnreadCount & { seq: number };
+export type { CountsAtSeq };
 
 
-// KEYS = one hash per user; ARGV[1] = ttl, then (seq, unread, unseen) per key. Each key is set only
-// when its seq is newer than the cached one.
+// KEYS = one string per user, "seq:unread:unseen"; ARGV[1] = ttl, then (seq, value) per key. Each key is
+// set only when its seq is newer than the cached one. (A string, not a hash: one SET with its expiry
+// instead of HSET and EXPIRE; a million-recipient fan-out makes a million of these.)
 const SET_IF_NEWER = `
 local ttl = ARGV[1]
 for i, key in ipairs(KEYS) do
-  local seq = ARGV[i * 3 - 1]
-  local cur = redis.call('HGET', key, 'seq')
-  if (not cur) or tonumber(cur) < tonumber(seq) then
-    redis.call('HSET', key, 'seq', seq, 'unread', ARGV[i * 3], 'unseen', ARGV[i * 3 + 1])
-    redis.call('EXPIRE', key, ttl)
+  local seq = tonumber(ARGV[i * 2])
+  local cur = redis.call('GET', key)
+  if (not cur) or tonumber(string.match(cur, '^%d+')) < seq then
+    redis.call('SET', key, ARGV[i * 2 + 1], 'EX', ttl)
   end
 end
 return #KEYS`;
@@ -39,8 +40,9 @@ function withCountsCommand(redis: Redis): Redis & CountsCommand {
   return redis as Redis & CountsCommand;
 }
 
-function countsKey(userId: string): string {
-  return redisKey("counts", userId);
+export function countsKey(userId: string): string {
+  // (Named apart from the hashes that held counts before, so an upgrade never meets the old type.)
+  return redisKey("unread", userId);
 }
 
 /** Caches counts for many users in a few commands. Failures are ignored: the cache rebuilds itself. */
@@ -48,20 +50,25 @@ export async function cacheCounts(entries: { userId: string; counts: CountsAtSeq
   const command = withCountsCommand(redis);
   const calls: Promise<number>[] = [];
   for (let i = 0; i < entries.length; i += KEYS_PER_CALL) {
-    const batch = entries.slice(i, i + KEYS_PER_CALL);
-    const keys = batch.map((e) => countsKey(e.userId));
-    const args = batch.flatMap((e) => [e.counts.seq, e.counts.count, e.counts.unseen]);
-    calls.push(command.setCountsIfNewer(keys.length, ...keys, env.COUNTS_CACHE_TTL_SECONDS, ...args));
+    const end = Math.min(entries.length, i + KEYS_PER_CALL);
+    const args: (string | number)[] = new Array((end - i) * 3 + 1);
+    const n = end - i;
+    args[n] = env.COUNTS_CACHE_TTL_SECONDS;
+    for (let j = i; j < end; j++) {
+      const { userId, counts } = entries[j]!;
+      args[j - i] = countsKey(userId);
+      args[n + 1 + (j - i) * 2] = counts.seq;
+      args[n + 2 + (j - i) * 2] = encodeCounts(counts);
+    }
+    calls.push(command.setCountsIfNewer(n, ...args));
   }
   await Promise.allSettled(calls);
 }
 
 export async function getUnreadCount(userId: string): Promise<UnreadCount> {
   const redis = getRedis();
-  const cached = await redis.hmget(countsKey(userId), "unread", "unseen", "seq").catch(() => null);
-  if (cached && cached[0] !== null && cached[1] !== null && cached[2] !== null) {
-    return { count: Number(cached[0]), unseen: Number(cached[1]), seq: Number(cached[2]) };
-  }
+  const cached = decodeCounts(await redis.get(countsKey(userId)).catch(() => null));
+  if (cached) return cached;
   const { rows } = await pool.query<{ unread_count: number; unseen_count: number; last_seq: number }>(
     "SELECT unread_count, unseen_count, last_seq FROM users WHERE id = $1",
     [userId],

@@ -218,7 +218,7 @@ describe("types and templates", () => {
       locales: { de: { in_app: { title: "Hallo", body: "" } }, "pt-BR": { in_app: { title: "Olá", body: "" } } },
     });
     expect((await admin("PUT", `/types/${key}`, body)).status).toBe(200);
-    const users = { at: ["de-AT", "Hallo"], br: ["pt-BR", "Olá"], fr: ["fr", "Hello"], none: [null, "Hello"] } as const;
+    const users = { at: ["de-AT", "Hallo"], de: ["de", "Hallo"], br: ["pt-BR", "Olá"], pt: ["pt-PT", "Hello"], fr: ["fr", "Hello"], none: [null, "Hello"] } as const;
     const ids: Record<string, string> = {};
     for (const [name, [locale]] of Object.entries(users)) {
       ids[name] = uniqueId(name);
@@ -229,6 +229,19 @@ describe("types and templates", () => {
       const inbox = userClient(web1, await service.token(ids[name]!));
       const got = await eventually(async () => (await inbox.list()).body.notifications[0]?.title);
       expect(got, name).toBe(title);
+    }
+    // The same through a topic: an inbox-only topic fan-out picks the texts in PostgreSQL.
+    const topic = uniqueId("hello-topic");
+    expect((await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: Object.values(ids) })).status).toBe(200);
+    const second = await service.trigger({ type: key, to: { topic } });
+    expect(second.status).toBe(202);
+    for (const [name, [, title]] of Object.entries(users)) {
+      const inbox = userClient(web1, await service.token(ids[name]!));
+      const got = await eventually(async () => {
+        const list = (await inbox.list()).body.notifications;
+        return list.length === 2 ? list.map((n: { title: string }) => n.title) : undefined;
+      });
+      expect(got, name).toEqual([title, title]);
     }
   });
 });

@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, serviceClient, uniqueId } from "./client";
 import { freePort, startPrivateRedis, startSystem, type Proc, type System } from "./start-system";
+import { decodeCounts, encodeCounts } from "@/server/notifications/counts-format";
 
 let system: System;
 let redis: Awaited<ReturnType<typeof startPrivateRedis>>;
@@ -93,9 +94,9 @@ describe("crash safety", { timeout: 150_000 }, () => {
     // Every recipient already has cached counts (from earlier reads), which the fan-out must keep true
     // even when the worker dies between a commit and its cache write.
     const client = new Redis(redis.url);
-    const countsKey = (user: string) => `${system.redisPrefix}:counts:${user}`;
+    const countsKey = (user: string) => `${system.redisPrefix}:unread:${user}`;
     const seed = client.pipeline();
-    for (const user of recipients) seed.hset(countsKey(user), "seq", 0, "unread", 0, "unseen", 0).expire(countsKey(user), 600);
+    for (const user of recipients) seed.set(countsKey(user), encodeCounts({ seq: 0, count: 0, unseen: 0 }), "EX", 600);
     await seed.exec();
     const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" }, broadcastThreshold: 1_000_000 });
     expect(reply.status).toBe(202);
@@ -107,8 +108,8 @@ describe("crash safety", { timeout: 150_000 }, () => {
     await system.startPart("fanout");
     await expectExactlyOneEach(reply.body.id, recipients);
     const read = client.pipeline();
-    for (const user of recipients) read.hmget(countsKey(user), "unread", "unseen");
-    const cached = (await read.exec())!.map(([, value]) => value as [string | null, string | null]);
+    for (const user of recipients) read.get(countsKey(user));
+    const cached = (await read.exec())!.map(([, value]) => decodeCounts(value as string | null));
     client.disconnect();
     const { rows: truth } = await db.query<{ id: string; unread_count: number; unseen_count: number }>(
       "SELECT id, unread_count, unseen_count FROM users WHERE id = ANY($1::text[])",
@@ -116,8 +117,8 @@ describe("crash safety", { timeout: 150_000 }, () => {
     );
     const byId = new Map(truth.map((r) => [r.id, r]));
     const drifted = recipients.filter((user, i) => {
-      const [unread, unseen] = cached[i]!;
-      return unread !== null && (Number(unread) !== byId.get(user)!.unread_count || Number(unseen) !== byId.get(user)!.unseen_count);
+      const counts = cached[i];
+      return counts !== null && (counts!.count !== byId.get(user)!.unread_count || counts!.unseen !== byId.get(user)!.unseen_count);
     });
     expect(drifted).toEqual([]);
   });

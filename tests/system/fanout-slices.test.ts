@@ -6,6 +6,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, serviceClient, uniqueId, userClient } from "./client";
 import { startSystem, type System } from "./start-system";
+import { decodeCounts, encodeCounts } from "@/server/notifications/counts-format";
 
 let system: System;
 let db: pg.Pool;
@@ -82,9 +83,9 @@ describe("sliced fan-out", { timeout: 150_000 }, () => {
     // Every follower has cached counts already (from earlier reads); they must end right even for
     // the chunks whose worker died between its commit and its cache write.
     const redis = new Redis(system.redisUrl);
-    const countsKey = (user: string) => `${system.redisPrefix}:counts:${user}`;
+    const countsKey = (user: string) => `${system.redisPrefix}:unread:${user}`;
     const seed = redis.pipeline();
-    for (const user of users) seed.hset(countsKey(user), "seq", 0, "unread", 0, "unseen", 0).expire(countsKey(user), 600);
+    for (const user of users) seed.set(countsKey(user), encodeCounts({ seq: 0, count: 0, unseen: 0 }), "EX", 600);
     await seed.exec();
     const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" }, channels: ["in_app"], broadcastThreshold: 1_000_000 });
     await eventually(async () => {
@@ -100,9 +101,9 @@ describe("sliced fan-out", { timeout: 150_000 }, () => {
     await Promise.all([system.startPart("fanout"), system.startPart("fanout")]);
     await expectExactlyOneEach(reply.body.id, users);
     const read = redis.pipeline();
-    for (const user of users) read.hget(countsKey(user), "unread");
-    const cached = (await read.exec())!.map(([, value]) => value);
-    expect(cached.filter((v) => v !== "1")).toEqual([]);
+    for (const user of users) read.get(countsKey(user));
+    const cached = (await read.exec())!.map(([, value]) => decodeCounts(value as string | null)?.count);
+    expect(cached.filter((v) => v !== 1)).toEqual([]);
     redis.disconnect();
   });
 });

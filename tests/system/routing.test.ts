@@ -138,6 +138,41 @@ describe("routing", () => {
     expect(system.sms).toMatchObject({ status: "queued" });
   });
 
+  it("an inbox-only topic trigger (decided in PostgreSQL) applies each subscriber's preferences like any other", async () => {
+    // follow is in the "engagement" category.
+    const cases = {
+      plain: [{}, null],
+      channelOff: [{ channels: { in_app: false } }, "channel_disabled"],
+      typeOff: [{ types: { follow: { in_app: false } } }, "type_muted"],
+      categoryOff: [{ categories: { engagement: { in_app: false } } }, "category_muted"],
+      typeOnCategoryOff: [{ types: { follow: { in_app: true } }, categories: { engagement: { in_app: false } } }, null],
+      otherTypeOff: [{ types: { comment: { in_app: false } } }, null],
+      pushOff: [{ channels: { push: false } }, null],
+    } as const;
+    const topic = uniqueId("prefs-topic");
+    const users: Record<string, { userId: string; token: string }> = {};
+    for (const [name, [prefs]] of Object.entries(cases)) {
+      users[name] = await userWithEmail(name);
+      if (Object.keys(prefs).length > 0) expect((await put(users[name]!.token, prefs)).status).toBe(200);
+    }
+    expect((await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: Object.values(users).map((u) => u.userId) })).status).toBe(200);
+    const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" }, channels: ["in_app"] });
+    expect(reply.status).toBe(202);
+    const status = await eventually(async () => {
+      const r = await service.status(reply.body.id);
+      return r.body.status === "completed" ? r.body : undefined;
+    });
+    const outcomes = new Map((status.outcomes as Outcome[]).map((o) => [o.userId, o]));
+    for (const [name, [, reason]] of Object.entries(cases)) {
+      const { userId, token } = users[name]!;
+      const outcome = outcomes.get(userId);
+      expect(outcome, name).toMatchObject(reason ? { channel: "in_app", status: "suppressed", reason } : { channel: "in_app", status: "sent" });
+      const inbox = (await userClient(web1, token).list()).body.notifications.filter((n: { type: string }) => n.type === "follow");
+      expect(inbox.length, name).toBe(reason ? 0 : 1);
+      expect((await db.query("SELECT unread_count FROM users WHERE id = $1", [userId])).rows[0].unread_count, name).toBe(reason ? 0 : 1);
+    }
+  });
+
   it("defers push and email during quiet hours to their end, and never holds back the inbox", async () => {
     const { userId, token } = await userWithEmail("night");
     // A window around now, in UTC wall-clock time.

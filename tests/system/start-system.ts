@@ -9,7 +9,7 @@ import { Redis } from "ioredis";
 
 export const TEST_SERVICE_KEY = "test-service-key-0123456789";
 const TEST_AUTH_SECRET = "test-auth-secret-0123456789-0123456789-abcdef";
-const ADMIN_DB_URL = process.env.TEST_ADMIN_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+export const ADMIN_DB_URL = process.env.TEST_ADMIN_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const tsx = ["--import", "tsx"];
 
 export type Proc = { name: string; child: ChildProcess; port?: number; exited: Promise<number | null> };
