@@ -606,20 +606,21 @@ async function fanOutInAppChunk(
      ), stats AS (
        SELECT count(*)::int AS n, max(id) AS last FROM page
      ), bumped AS (
-       -- In id order, like every writer of user rows.
-       INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
-       SELECT id, 1, 1, 1 FROM page WHERE reason IS NULL ORDER BY id
-       ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + 1, unread_count = u.unread_count + 1, unseen_count = u.unseen_count + 1
-       RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
-     ), numbered AS (
-       SELECT b.*, ($12::text || lpad(to_hex(row_number() OVER ()), 8, '0'))::uuid AS nid, ${textIdx} AS idx
-         FROM bumped b JOIN page p ON p.id = b.id
+       -- Subscribers are users (a foreign key): a plain update, cheaper than an upsert. The page is small
+       -- and sorted, so the plan is a nested loop over it that locks the users in id order, like every
+       -- writer of user rows (and should another plan ever deadlock, the chunk is retried).
+       -- Each row carries its notification's id and text along (RETURNING reads the FROM list).
+       UPDATE users u SET last_seq = u.last_seq + 1, unread_count = u.unread_count + 1, unseen_count = u.unseen_count + 1
+         FROM (SELECT id, ($12::text || lpad(to_hex(row_number() OVER (ORDER BY id)), 8, '0'))::uuid AS nid, ${textIdx} AS idx
+                 FROM page p WHERE reason IS NULL ORDER BY id) p
+        WHERE u.id = p.id
+       RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count, p.nid, p.idx
      ), inserted AS (
        INSERT INTO notifications (id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count,
                                   target, actions, data, seq, expires_at, created_at, sort_at, updated_at)
        SELECT n.nid, n.id, $5::uuid, $13, $14, $15, ($6::text[])[n.idx], ($7::text[])[n.idx], $16::jsonb, $17::jsonb, $18,
               $19::jsonb, ($20::jsonb[])[n.idx], $21::jsonb, n.last_seq, $22::timestamptz, $24::timestamptz, $24::timestamptz, $24::timestamptz
-         FROM numbered n
+         FROM bumped n
        RETURNING id, user_id, seq
      ), changes AS (
        INSERT INTO notification_changes (user_id, seq, kind, notification_id, notification_at, at)
@@ -646,9 +647,9 @@ async function fanOutInAppChunk(
      )
      SELECT NULL::uuid AS id, last AS user_id, n AS seq, 0 AS unread_count, 0 AS unseen_count, 0 AS idx FROM stats
      UNION ALL
-     -- (Not joined with inserted: each of its rows is one of numbered, and the planner, expecting one row
+     -- (Not joined with inserted: each of its rows is one of bumped, and the planner, expecting one row
      -- from each, joined them in a nested loop, quadratic in the chunk.)
-     SELECT nid, id, last_seq, unread_count, unseen_count, idx FROM numbered`,
+     SELECT nid, id, last_seq, unread_count, unseen_count, idx FROM bumped`,
     [
       trigger.topic_key,
       cursor ?? "",

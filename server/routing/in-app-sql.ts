@@ -24,6 +24,8 @@ export function inAppReasonSql(prefs: string, first: number): string {
   const byCategory = setting(`'categories' -> ${category}::text`);
   return `CASE
     WHEN NOT ${optOut}::boolean THEN NULL
+    -- Most users never chose anything: one comparison for them.
+    WHEN ${prefs} IS NULL OR ${prefs} = '{}'::jsonb THEN CASE WHEN ${defaultOff}::boolean THEN 'type_muted' END
     WHEN ${prefs} -> 'channels' -> 'in_app' = 'false'::jsonb THEN 'channel_disabled'
     WHEN jsonb_typeof(${byType}) = 'boolean' THEN CASE WHEN ${byType} = 'true'::jsonb THEN NULL ELSE 'type_muted' END
     WHEN jsonb_typeof(${byCategory}) = 'boolean' THEN CASE WHEN ${byCategory} = 'true'::jsonb THEN NULL ELSE 'category_muted' END
