@@ -33,6 +33,15 @@ export function publishToUser<E extends keyof ServerToClientEvents>(userId: stri
   }
 }
 
+/** Closes every socket of the user, on every web node (after their data was erased). Best effort. */
+export function disconnectUser(userId: string): void {
+  try {
+    getEmitter().in(userRoom(userId)).disconnectSockets(true);
+  } catch {
+    /* their tokens stay valid until they expire, but there is nothing left to see */
+  }
+}
+
 export async function closePublisher(): Promise<void> {
   const entry = globalForEmitter.__notifyEmitter;
   delete globalForEmitter.__notifyEmitter;

@@ -1,0 +1,168 @@
+// The data-protection endpoints: erase everything stored about a user (right to erasure), and export
+// it (right of access / portability). Both cover every table that holds a user's id, and the copies
+// of their addresses (the local outbox, the suppression list).
+import { AppError } from "@/server/app-error";
+import { pool, withTransaction } from "@/server/db";
+import { logger } from "@/server/logger";
+import { getRedis, redisKey } from "@/server/redis";
+import { disconnectUser } from "@/server/realtime/publish";
+
+/** Tables keyed by the user's id, children first. `users` itself goes last. */
+const USER_TABLES = [
+  "notifications",
+  "notification_changes",
+  "notification_group_actors",
+  "notification_groups",
+  "device_deliveries",
+  "delivery_attempts",
+  "deliveries",
+  "dead_letters",
+  "batch_windows",
+  "local_outbox",
+  "push_subscriptions",
+  "topic_subscriptions",
+  "sign_in_links",
+] as const;
+
+export type Erased = Record<(typeof USER_TABLES)[number] | "suppressions" | "users", number>;
+
+/**
+ * Erases the user in one transaction: every row keyed by their id, outbox copies sent to their
+ * addresses under any id, and the suppression entries of their addresses; then their Redis entries
+ * (cached counts, presence, limits, broadcast marker) and their open sockets. Answers how many rows
+ * went from each table. A fan-out already running may still add a notification for the id after
+ * this; a later trigger to the same id starts a new, empty user (the calling service decides that).
+ */
+export async function eraseUser(userId: string): Promise<Erased> {
+  const erased = await withTransaction(async (sql) => {
+    // Locking the row first makes writers of this user (state changes, fan-out chunks) wait for us.
+    const { rows } = await sql.query<{ email: string | null; phone: string | null }>("SELECT email, phone FROM users WHERE id = $1 FOR UPDATE", [userId]);
+    if (!rows[0]) throw new AppError("not_found", `No user '${userId}'.`);
+    const addresses = [rows[0].email, rows[0].phone].filter((a): a is string => Boolean(a));
+    const counts = {} as Erased;
+    for (const table of USER_TABLES) {
+      const extra = table === "local_outbox" ? " OR recipient = ANY($2::text[])" : "";
+      const { rowCount } = await sql.query(`DELETE FROM ${table} WHERE user_id = $1${extra}`, table === "local_outbox" ? [userId, addresses] : [userId]);
+      counts[table] = rowCount ?? 0;
+    }
+    const { rowCount: suppressed } = await sql.query("DELETE FROM suppressions WHERE address = ANY($1::text[])", [addresses.map((a) => a.toLowerCase()).concat(addresses)]);
+    counts.suppressions = suppressed ?? 0;
+    const { rowCount: users } = await sql.query("DELETE FROM users WHERE id = $1", [userId]);
+    counts.users = users ?? 0;
+    return counts;
+  });
+  await forgetInRedis(userId).catch((error: unknown) => logger.warn({ err: error, userId }, "erased user's Redis entries not all removed; they expire on their own"));
+  disconnectUser(userId);
+  return erased;
+}
+
+async function forgetInRedis(userId: string): Promise<void> {
+  const redis = getRedis();
+  const { rows } = await pool.query<{ key: string }>("SELECT key FROM notification_types");
+  await redis
+    .multi()
+    .del(redisKey("unread", userId), redisKey("broadcast-synced", userId), ...rows.map((r) => redisKey("limit", r.key, userId)))
+    .zrem(redisKey("online"), userId)
+    .exec();
+}
+
+/** The sections of an export, each the rows of one table (timestamps as ISO strings). */
+const EXPORT_SECTIONS: { name: string; sql: string }[] = [
+  { name: "topics", sql: "SELECT topic_key AS topic, created_at FROM topic_subscriptions WHERE user_id = $1 ORDER BY topic_key" },
+  {
+    name: "devices",
+    sql: "SELECT id, device_id, endpoint, p256dh, auth, user_agent, created_at, last_active_at FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at",
+  },
+  {
+    name: "notifications",
+    sql: `SELECT id, trigger_id, type, category, priority, title, body, actor, actors, actor_count, target, actions, data, seq,
+                 read_at, seen_at, archived_at, clicked_at, delivered_at, expires_at, created_at, sort_at, updated_at
+            FROM notifications WHERE user_id = $1 ORDER BY created_at, id`,
+  },
+  {
+    name: "deliveries",
+    sql: `SELECT trigger_id, channel, status, reason, deliver_at, attempts, last_error, provider_id, sent_at, created_at, updated_at
+            FROM deliveries WHERE user_id = $1 ORDER BY created_at, trigger_id, channel`,
+  },
+  { name: "deliveryAttempts", sql: "SELECT trigger_id, channel, device_id, outcome, error, at FROM delivery_attempts WHERE user_id = $1 ORDER BY at, id" },
+  {
+    name: "sentCopies",
+    sql: "SELECT id, trigger_id, channel, recipient, subject, html, text, created_at FROM local_outbox WHERE user_id = $1 ORDER BY created_at, id",
+  },
+  { name: "deadLetters", sql: "SELECT id, trigger_id, channel, error, attempts, payload, created_at FROM dead_letters WHERE user_id = $1 ORDER BY created_at, id" },
+];
+
+/**
+ * Everything stored about the user, as one JSON document streamed from one consistent snapshot
+ * (a user with a long history is never held in memory whole): the profile with preferences and
+ * counters, then each section of EXPORT_SECTIONS, rows fetched a page at a time through a cursor.
+ * Throws not_found before anything is sent when there is no such user.
+ */
+export async function exportUser(userId: string): Promise<ReadableStream<Uint8Array>> {
+  const client = await pool.connect();
+  let released = false;
+  const release = (error?: unknown) => {
+    if (released) return;
+    released = true;
+    client.query(error ? "ROLLBACK" : "COMMIT").catch(() => undefined).finally(() => client.release());
+  };
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const { rows } = await client.query(
+      `SELECT id, name, email, phone, avatar_url, timezone, locale, role, preferences, last_seq, unread_count, unseen_count,
+              created_at, updated_at, last_digest_at FROM users WHERE id = $1`,
+      [userId],
+    );
+    if (!rows[0]) throw new AppError("not_found", `No user '${userId}'.`);
+    const encoder = new TextEncoder();
+    const sections = [...EXPORT_SECTIONS];
+    let section: (typeof sections)[number] | undefined;
+    let first = true;
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode(`{"exportedAt":${JSON.stringify(new Date().toISOString())},"user":${JSON.stringify(camelRow(rows[0]))}`));
+      },
+      async pull(controller) {
+        try {
+          if (!section) {
+            section = sections.shift();
+            if (!section) {
+              controller.enqueue(encoder.encode("}"));
+              controller.close();
+              release();
+              return;
+            }
+            await client.query(`DECLARE export_rows NO SCROLL CURSOR FOR ${section.sql}`.replace("$1", client.escapeLiteral(userId)));
+            controller.enqueue(encoder.encode(`,${JSON.stringify(section.name)}:[`));
+            first = true;
+          }
+          const { rows: page } = await client.query("FETCH 500 FROM export_rows");
+          if (page.length > 0) {
+            controller.enqueue(encoder.encode((first ? "" : ",") + page.map((r) => JSON.stringify(camelRow(r))).join(",")));
+            first = false;
+          }
+          if (page.length < 500) {
+            await client.query("CLOSE export_rows");
+            controller.enqueue(encoder.encode("]"));
+            section = undefined;
+          }
+        } catch (error) {
+          release(error);
+          controller.error(error);
+        }
+      },
+      cancel() {
+        release(new Error("cancelled"));
+      },
+    });
+  } catch (error) {
+    release(error);
+    throw error;
+  }
+}
+
+function camelRow(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) out[key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = value instanceof Date ? value.toISOString() : value;
+  return out;
+}
