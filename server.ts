@@ -9,6 +9,8 @@ import { closeRedis } from "@/server/redis";
 import { closePublisher } from "@/server/realtime/publish";
 import { closeQueues } from "@/server/queues";
 import { logger } from "@/server/logger";
+import { createMetricsHandler } from "@/server/metrics/exposition";
+import { flushMetrics } from "@/server/metrics/metrics";
 
 process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
 
@@ -17,10 +19,13 @@ const app = next({ dev, hostname: "localhost", port: env.PORT, turbopack: dev })
 const handle = app.getRequestHandler();
 
 await app.prepare();
+let serveMetrics: ReturnType<typeof createMetricsHandler> | null = null;
 const httpServer = createServer((req, res) => {
-  void handle(req, res);
+  if (serveMetrics && req.method === "GET" && (req.url === "/metrics" || req.url?.startsWith("/metrics?"))) void serveMetrics(req, res);
+  else void handle(req, res);
 });
 const sockets = attachSocketServer(httpServer);
+serveMetrics = createMetricsHandler(() => sockets.io.engine.clientsCount);
 
 httpServer.listen(env.PORT, env.BIND_ADDRESS, () => {
   const address = httpServer.address();
@@ -38,6 +43,7 @@ async function shutdown(signal: string): Promise<void> {
   const force = setTimeout(() => process.exit(1), 10_000);
   force.unref();
   await sockets.close();
+  await flushMetrics().catch(() => undefined);
   await Promise.allSettled([closeQueues(), closeDb(), closeRedis(), closePublisher()]);
   process.exit(0);
 }

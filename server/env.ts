@@ -31,6 +31,8 @@ const envSchema = z
     SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(1_209_600),
     DEMO_MODE: booleanish.default(false),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** When set, GET /metrics needs "Authorization: Bearer <this>"; unset, it is open (keep it on an internal network). */
+    METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     FANOUT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
     FANOUT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     /** A topic fan-out above this many recipients is cut into slices of this size that every fan-out worker shares. */

@@ -4,6 +4,7 @@
 // pauses the whole channel for a growing while instead of burning every job's attempts; a permanent
 // error or the last attempt puts the delivery in the dead-letter queue.
 import { UnrecoverableError, Worker } from "bullmq";
+import { flushMetrics } from "@/server/metrics/metrics";
 import { env } from "@/server/env";
 import { closeDb } from "@/server/db";
 import { closeRedis, createWorkerRedis } from "@/server/redis";
@@ -56,6 +57,7 @@ void Promise.all(workers.map((w) => w.waitUntilReady())).then(() => {
 
 async function shutdown(): Promise<void> {
   await Promise.allSettled(workers.map((w) => w.close()));
+  await flushMetrics().catch(() => undefined);
   await Promise.allSettled([closeDb(), closeRedis()]);
   process.exit(0);
 }

@@ -1,5 +1,6 @@
 // The fan-out worker: turns one trigger into one notification per recipient (see fanOutTrigger).
 import { Worker } from "bullmq";
+import { flushMetrics } from "@/server/metrics/metrics";
 import { env } from "@/server/env";
 import { closeDb } from "@/server/db";
 import { createWorkerRedis } from "@/server/redis";
@@ -36,6 +37,7 @@ worker.on("ready", () => {
 
 async function shutdown(): Promise<void> {
   await worker.close();
+  await flushMetrics().catch(() => undefined);
   await Promise.allSettled([closeDb(), closePublisher(), closeRedis(), closeChannelQueues()]);
   process.exit(0);
 }

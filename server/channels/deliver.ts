@@ -1,6 +1,7 @@
 // Sending one queued delivery (email or SMS) and recording what happened. Called by the channel
 // workers for each job; safe to run again for the same delivery: a delivery that is no longer
 // `queued` is skipped, and the provider gets the same idempotency key on every attempt.
+import { countMetric, observeMetric } from "@/server/metrics/metrics";
 import { pool } from "@/server/db";
 import { logger } from "@/server/logger";
 import { now } from "@/server/clock";
@@ -48,7 +49,9 @@ type Row = {
 export type Attempt = { attemptsMade: number; maxAttempts: number };
 
 /** One line in the attempt log (never fails a delivery: it is a record, not a step). */
-async function logAttempt(job: DeliveryJob, outcome: "sent" | "failed" | "gone", error?: string, deviceId?: string): Promise<void> {
+async function logAttempt(job: DeliveryJob, outcome: "sent" | "failed" | "gone", error?: string, deviceId?: string, acceptedAt?: Date): Promise<void> {
+  countMetric("notify_deliveries_total", { channel: job.channel, outcome });
+  if (outcome === "sent" && acceptedAt) observeMetric("notify_trigger_to_provider_seconds", { channel: job.channel }, (Date.now() - acceptedAt.getTime()) / 1000);
   await pool
     .query("INSERT INTO delivery_attempts (trigger_id, user_id, channel, device_id, outcome, error) VALUES ($1, $2, $3, $4, $5, $6)", [
       job.triggerId,
@@ -194,7 +197,7 @@ export async function deliver(job: DeliveryJob, attempt: Attempt): Promise<Outco
       ? await sendEmail({ to: address, ...rendered.email, html: withTracking(rendered.email.html, ref), headers: unsubscribeHeaders(job, row), idempotencyKey, ref })
       : await sendSms({ to: address, body: rendered.sms!.body, maxSegments: rendered.sms!.maxSegments, idempotencyKey, ref });
     // The attempt is logged first: whoever sees the delivery `sent` finds its attempt in the log.
-    await logAttempt(job, "sent");
+    await logAttempt(job, "sent", undefined, undefined, row.created_at);
     await pool.query(
       `UPDATE deliveries SET status = 'sent', reason = NULL, attempts = attempts + 1, provider_id = $4, sent_at = now(), last_error = NULL, updated_at = now()
         WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'`,
@@ -261,7 +264,7 @@ async function deliverPush(job: DeliveryJob, row: Row): Promise<Outcome> {
         await logAttempt(job, "gone", "404/410 from the push service", device.id);
       } else {
         await record("sent");
-        await logAttempt(job, "sent", undefined, device.id);
+        await logAttempt(job, "sent", undefined, device.id, row.created_at);
         sent++;
       }
     } catch (caught) {

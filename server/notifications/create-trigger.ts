@@ -3,6 +3,7 @@ import { AppError } from "@/server/app-error";
 import { pool, withTransaction, type Sql } from "@/server/db";
 import { enqueueFanouts } from "@/server/queues";
 import { logger } from "@/server/logger";
+import { countMetric } from "@/server/metrics/metrics";
 import type { Priority, TriggerAccepted, TriggerInput } from "@/server/notifications/notifications.schema";
 import { now } from "@/server/clock";
 
@@ -33,6 +34,7 @@ export async function createTrigger(options: CreateTriggerOptions): Promise<Crea
   const result = await storeTrigger(options);
   // A trigger with a sendAt in the future waits in the outbox; the relay queues it when it is due.
   const scheduled = result.sendAt && result.sendAt.getTime() > now().getTime();
+  if (result.isNew && result.status === 202) countMetric("notify_triggers_total", { priority: result.priority ?? "normal" });
   if (result.isNew && result.status === 202 && !scheduled) {
     // The fast path: queue the fan-out right after commit. If this fails (Redis down, crash right
     // here), the outbox relay finds the row unfinished after OUTBOX_GRACE_MS and queues it.

@@ -3,6 +3,7 @@ import { pool, withTransaction, type Sql } from "@/server/db";
 import { enqueueFanoutHelpers } from "@/server/queues";
 import { env } from "@/server/env";
 import { logger } from "@/server/logger";
+import { countMetric, observeMetric } from "@/server/metrics/metrics";
 import { now } from "@/server/clock";
 import { cacheCounts } from "@/server/notifications/unread-counts";
 import { publishToUser } from "@/server/realtime/publish";
@@ -855,8 +856,14 @@ async function broadcast(trigger: TriggerRow, renderer: Renderer): Promise<numbe
 /** After commit: cache the new counts, and publish to the devices of the recipients who are online. */
 async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<void> {
   if (rows.length === 0) return;
+  const updated = rows.filter((r) => r.group).length;
+  countMetric("notify_notifications_created_total", {}, rows.length - updated);
+  countMetric("notify_notifications_updated_total", {}, updated);
+  const acceptedAt = Date.parse(shared.createdAt);
+  observeMetric("notify_trigger_to_stored_seconds", {}, (Date.now() - acceptedAt) / 1000, rows.length);
   await cacheCounts(rows.map((r) => ({ userId: r.user_id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.seq } })));
   const online = new Set(await filterOnline(rows.map((r) => r.user_id)));
+  let published = 0;
   for (const row of rows) {
     if (!online.has(row.user_id)) continue;
     const group = row.group;
@@ -876,5 +883,7 @@ async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<void> 
     };
     publishToUser(row.user_id, group ? "notification:updated" : "notification:new", notification);
     publishToUser(row.user_id, "unread_count", { count: row.unread_count, unseen: row.unseen_count, seq: Number(row.seq) });
+    published++;
   }
+  observeMetric("notify_trigger_to_socket_seconds", {}, (Date.now() - acceptedAt) / 1000, published);
 }

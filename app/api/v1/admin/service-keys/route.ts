@@ -1,16 +1,8 @@
 // GET /api/v1/admin/service-keys – every key (never the key itself); POST – create one, shown once
-import { z } from "zod";
 import { adminRoute } from "@/server/http/route-handler";
 import { readJsonBody } from "@/server/http/read-json-body";
 import { createServiceKey, listServiceKeys } from "@/server/auth/service-key";
-
-const createKeySchema = z.strictObject({
-  name: z.string().trim().min(1).max(100),
-  scopes: z
-    .array(z.enum(["notify", "admin"]))
-    .min(1)
-    .refine((s) => new Set(s).size === s.length, "must not repeat a scope"),
-});
+import { createKeySchema } from "@/server/auth/service-key-input";
 
 export const GET = adminRoute(async () => {
   const keys = await listServiceKeys();
