@@ -31,6 +31,10 @@ const envSchema = z
     SESSION_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(1_209_600),
     DEMO_MODE: booleanish.default(false),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** Ingestion limits per service key (0: none); bursts of INGEST_BURST_SECONDS worth. Past them: 429 with Retry-After. */
+    INGEST_REQUESTS_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(1000),
+    INGEST_RECIPIENTS_PER_SECOND: z.coerce.number().min(0).max(100_000_000).default(1_000_000),
+    INGEST_BURST_SECONDS: z.coerce.number().min(1).max(3600).default(10),
     /** When set, GET /metrics needs "Authorization: Bearer <this>"; unset, it is open (keep it on an internal network). */
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     FANOUT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),

@@ -5,6 +5,7 @@ import { readJsonBody } from "@/server/http/read-json-body";
 import { triggerInputSchema } from "@/server/notifications/notifications.schema";
 import { hashCanonicalJson } from "@/server/notifications/canonical-json";
 import { createTrigger, findIdempotentReplay } from "@/server/notifications/create-trigger";
+import { chargeRecipients, takeIngestion } from "@/server/notifications/ingestion-limits";
 
 export const POST = serviceRoute("notify", async (request, { principal }) => {
   const key = request.headers.get("idempotency-key");
@@ -18,6 +19,10 @@ export const POST = serviceRoute("notify", async (request, { principal }) => {
     if (replay) return Response.json(replay.body, { status: replay.status });
   }
   const input = triggerInputSchema.parse(raw);
+  // Limits come after validation (a malformed request costs nothing) and before storing.
+  await takeIngestion(principal.keyId, Array.isArray(input.to) ? new Set(input.to).size : 0);
   const result = await createTrigger({ input, serviceKeyId: principal.keyId, idempotency });
+  // Charged in the background: a Redis that does not answer must not hold up the 202.
+  if (result.status === 202 && !Array.isArray(input.to)) void chargeRecipients(principal.keyId, Number(result.body.recipients ?? 0)).catch(() => undefined);
   return Response.json(result.body, { status: result.status });
 });

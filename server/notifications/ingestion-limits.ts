@@ -1,0 +1,99 @@
+// Ingestion limits per service key: requests per second and recipients per second, as two token
+// buckets in Redis shared by every web node (INGEST_REQUESTS_PER_SECOND, INGEST_RECIPIENTS_PER_SECOND,
+// bursts of INGEST_BURST_SECONDS; 0 turns a limit off). Past a limit the API answers 429 with
+// Retry-After and stores nothing, so what it accepted (202) is never dropped. A topic's size is only
+// known once the trigger is stored: its recipients are charged then, and the bucket may go into debt,
+// refusing the key's next triggers until it has refilled.
+import type { Redis } from "ioredis";
+import { AppError } from "@/server/app-error";
+import { env } from "@/server/env";
+import { getRedis, redisKey } from "@/server/redis";
+
+// KEYS = requests bucket, recipients bucket (hashes {tokens, at}); ARGV = now ms, then per bucket
+// rate/s, capacity, cost; then mode ("take": both must hold their cost and not be in debt, else
+// nothing is taken and the answer is the wait in ms; "charge": take the recipients whatever is left).
+const TAKE = `
+local now = tonumber(ARGV[1])
+local mode = ARGV[8]
+local function level(key, rate, capacity)
+  if rate <= 0 then return nil end
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1]) or capacity
+  local at = tonumber(state[2]) or now
+  return math.min(capacity, tokens + math.max(0, now - at) * rate / 1000)
+end
+local rates = { tonumber(ARGV[2]), tonumber(ARGV[5]) }
+local capacities = { tonumber(ARGV[3]), tonumber(ARGV[6]) }
+local costs = { tonumber(ARGV[4]), tonumber(ARGV[7]) }
+local levels = {}
+local wait = 0
+for i = 1, 2 do
+  levels[i] = level(KEYS[i], rates[i], capacities[i])
+  if levels[i] and mode == 'take' then
+    -- A cost above the whole burst passes when the bucket is full (and leaves it in debt).
+    local need = math.min(math.max(costs[i], 0), capacities[i])
+    if levels[i] < need or levels[i] < 0 then
+      wait = math.max(wait, math.ceil((need - levels[i]) * 1000 / rates[i]))
+    end
+  end
+end
+if wait > 0 then return wait end
+for i = 1, 2 do
+  if levels[i] and (mode == 'take' or i == 2) then
+    redis.call('HSET', KEYS[i], 'tokens', levels[i] - costs[i], 'at', now)
+    redis.call('PEXPIRE', KEYS[i], math.ceil((capacities[i] + math.max(costs[i], 0)) * 1000 / rates[i]) + 1000)
+  end
+end
+return 0`;
+
+/** How long a request waits for Redis before it is let through without a limit. */
+const REDIS_WAIT_MS = 250;
+
+type IngestCommand = { takeIngestion: (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number> };
+
+function command(redis: Redis): Redis & IngestCommand {
+  if (!("takeIngestion" in redis)) redis.defineCommand("takeIngestion", { lua: TAKE });
+  return redis as Redis & IngestCommand;
+}
+
+function run(keyId: string, recipients: number, mode: "take" | "charge", redis: Redis): Promise<number> {
+  const burst = env.INGEST_BURST_SECONDS;
+  const requests = env.INGEST_REQUESTS_PER_SECOND;
+  const perRecipient = env.INGEST_RECIPIENTS_PER_SECOND;
+  return command(redis).takeIngestion(
+    2,
+    redisKey("ingest", keyId, "requests"),
+    redisKey("ingest", keyId, "recipients"),
+    Date.now(),
+    requests,
+    requests * burst,
+    mode === "take" ? 1 : 0,
+    perRecipient,
+    perRecipient * burst,
+    recipients,
+    mode,
+  );
+}
+
+/**
+ * Takes one request and `recipients` (known before storing: an explicit list) from the key's budget,
+ * or throws 429 with Retry-After when either is used up (or the recipients are in debt).
+ */
+export async function takeIngestion(keyId: string, recipients: number, redis: Redis = getRedis()): Promise<void> {
+  if (env.INGEST_REQUESTS_PER_SECOND <= 0 && env.INGEST_RECIPIENTS_PER_SECOND <= 0) return;
+  // Without Redis the limits cannot be shared: accept (the trigger is durable in PostgreSQL either way).
+  const waitMs = await Promise.race([
+    run(keyId, recipients, "take", redis).catch(() => 0),
+    new Promise<number>((resolve) => setTimeout(() => resolve(0), REDIS_WAIT_MS).unref()),
+  ]);
+  if (waitMs > 0) {
+    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+    throw new AppError("rate_limited", `This service key is over its ingestion limit; retry in ${seconds} s.`, { headers: { "Retry-After": String(seconds) } });
+  }
+}
+
+/** Charges a stored topic trigger's recipients to the key (its size was unknown before). */
+export async function chargeRecipients(keyId: string, recipients: number, redis: Redis = getRedis()): Promise<void> {
+  if (env.INGEST_RECIPIENTS_PER_SECOND <= 0 || recipients <= 0) return;
+  await run(keyId, recipients, "charge", redis);
+}
