@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { env } from "@/server/env";
 import { prisma } from "@/server/db";
+import { createWorkerRedis, getRedis, redisKey } from "@/server/redis";
 
 export type ServiceScope = "notify" | "admin";
 export type ServicePrincipal = { keyId: string; scopes: ServiceScope[] };
@@ -19,14 +20,35 @@ function equalsEnvKey(key: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** Looked-up keys are cached briefly per process: a revocation takes effect within this time. */
+/**
+ * Looked-up keys are cached briefly per process. A revocation is published through Redis and every
+ * web node drops the key from its cache at once; should that message be lost (Redis down), the
+ * revocation still takes effect within this time.
+ */
 export const SERVICE_KEY_CACHE_MS = 10_000;
 const cache = new Map<string, { principal: ServicePrincipal | null; until: number }>();
+const REVOKED_CHANNEL = () => redisKey("service-key-revoked");
+let listening = false;
+
+function forgetKey(id: string): void {
+  for (const [hash, entry] of cache) if (entry.principal?.keyId === id) cache.delete(hash);
+}
+
+/** Subscribes this process to revocations, once (on its first service-key lookup). */
+function listenForRevocations(): void {
+  if (listening) return;
+  listening = true;
+  const subscriber = createWorkerRedis();
+  subscriber.on("error", () => undefined);
+  subscriber.on("message", (_channel: string, id: string) => forgetKey(id));
+  void subscriber.subscribe(REVOKED_CHANNEL()).catch(() => undefined);
+}
 
 /** The principal of a valid, unrevoked service key, or null. */
 export async function findServicePrincipal(key: string): Promise<ServicePrincipal | null> {
   if (equalsEnvKey(key)) return { keyId: ENV_KEY_ID, scopes: ["notify", "admin"] };
   if (!key.startsWith("nsk_") || key.length > 200) return null;
+  listenForRevocations();
   const keyHash = hashServiceKey(key);
   const cached = cache.get(keyHash);
   if (cached && cached.until > Date.now()) return cached.principal;
@@ -53,9 +75,11 @@ export async function createServiceKey(name: string, scopes: ServiceScope[]): Pr
   return { id: row.id, key };
 }
 
-/** Revokes a key by id; it stops working within SERVICE_KEY_CACHE_MS on every node. */
+/** Revokes a key by id: at once on this node and (through Redis) on every other; within SERVICE_KEY_CACHE_MS at worst. */
 export async function revokeServiceKey(id: string): Promise<boolean> {
   const { count } = await prisma.serviceKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+  forgetKey(id);
+  await getRedis().publish(REVOKED_CHANNEL(), id).catch(() => undefined);
   return count > 0;
 }
 
