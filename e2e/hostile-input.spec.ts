@@ -1,7 +1,6 @@
-// Hostile strings in every text field a service can send (actor name and avatar, target, data read
-// by templates, action labels, title, body) are shown as text wherever the inbox shows them — the
-// toast, the dropdown, the history page — and nothing in them runs. URLs that could run script are
-// refused by the API before they get anywhere.
+// Hostile strings in the text fields a service can send (actor name, target id, data read by
+// templates, action labels, title, body) are shown as text in the dropdown and on the history page,
+// and nothing in them runs. URLs that could run script are refused by the API before they get anywhere.
 import { expect, test } from "@playwright/test";
 import { baseUrl, openInbox, serviceKey, trigger, uniqueUserId } from "./fixtures";
 

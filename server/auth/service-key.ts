@@ -29,8 +29,11 @@ export const SERVICE_KEY_CACHE_MS = 10_000;
 const cache = new Map<string, { principal: ServicePrincipal | null; until: number }>();
 const REVOKED_CHANNEL = () => redisKey("service-key-revoked");
 let listening = false;
+/** Bumped by every revocation: a lookup that overlapped one does not cache what it read. */
+let revocations = 0;
 
 function forgetKey(id: string): void {
+  revocations++;
   for (const [hash, entry] of cache) if (entry.principal?.keyId === id) cache.delete(hash);
 }
 
@@ -52,9 +55,10 @@ export async function findServicePrincipal(key: string): Promise<ServicePrincipa
   const keyHash = hashServiceKey(key);
   const cached = cache.get(keyHash);
   if (cached && cached.until > Date.now()) return cached.principal;
+  const generation = revocations;
   const principal = await lookUpServiceKey(keyHash);
   if (cache.size > 10_000) cache.clear();
-  cache.set(keyHash, { principal, until: Date.now() + SERVICE_KEY_CACHE_MS });
+  if (generation === revocations) cache.set(keyHash, { principal, until: Date.now() + SERVICE_KEY_CACHE_MS });
   return principal;
 }
 

@@ -49,6 +49,10 @@ export async function startStickyProxy(backends: string[], port = 0, host = "127
         res.writeHead(502, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "unavailable", message: "The web node did not answer." } }));
       } else res.destroy();
     });
+    // A client that goes away before the answer is complete takes the upstream request with it.
+    res.on("close", () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
     req.pipe(upstream);
   };
 

@@ -18,9 +18,9 @@ export const COUNTERS = {
 
 /** Histograms (seconds): name → help. */
 export const HISTOGRAMS = {
-  notify_trigger_to_stored_seconds: "From a trigger's acceptance until its notification is stored (each notification)",
+  notify_trigger_to_stored_seconds: "From a trigger's acceptance until its notification is stored (each notification; a scheduled trigger includes its wait)",
   notify_trigger_to_socket_seconds: "From a trigger's acceptance until its notification is published to an online recipient's devices",
-  notify_trigger_to_provider_seconds: "From a trigger's acceptance until the provider accepted a push, email or SMS, by channel",
+  notify_trigger_to_provider_seconds: "From a trigger's acceptance until the provider accepted a push, email or SMS, by channel (deferred, batched and digest deliveries include their wait)",
 } as const;
 
 export const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -74,7 +74,10 @@ export async function flushMetrics(redis: Redis = getRedis()): Promise<void> {
   for (const [field, n] of entries) pipeline.hincrby(metricsKey(), field, n);
   try {
     const results = await pipeline.exec();
-    if (results?.some(([error]) => error)) throw new Error("metrics flush failed");
+    // Only what did not land is kept for the next try (re-adding the rest would count it twice).
+    results?.forEach(([error], i) => {
+      if (error) add(entries[i]![0], entries[i]![1]);
+    });
   } catch {
     for (const [field, n] of entries) add(field, n);
   }

@@ -30,19 +30,22 @@ type Queryable = Pick<Sql, "query">;
  * key blocks on that row until the first commits, then replays the stored response (or gets 409 for
  * another body); if the first rolls back, the second proceeds as if it were first.
  */
-export async function createTrigger(options: CreateTriggerOptions): Promise<CreateTriggerResult> {
+export async function createTrigger(options: CreateTriggerOptions): Promise<CreateTriggerResult & { isNew: boolean }> {
   const result = await storeTrigger(options);
   // A trigger with a sendAt in the future waits in the outbox; the relay queues it when it is due.
   const scheduled = result.sendAt && result.sendAt.getTime() > now().getTime();
-  if (result.isNew && result.status === 202) countMetric("notify_triggers_total", { priority: result.priority ?? "normal" });
+  if (result.isNew && result.status === 202) {
+    countMetric("notify_triggers_total", { priority: result.priority ?? "normal" });
+    logger.debug({ triggerId: result.body.id, recipients: result.body.recipients, priority: result.priority }, "trigger accepted");
+  }
   if (result.isNew && result.status === 202 && !scheduled) {
     // The fast path: queue the fan-out right after commit. If this fails (Redis down, crash right
     // here), the outbox relay finds the row unfinished after OUTBOX_GRACE_MS and queues it.
     await enqueueFanouts([{ triggerId: result.body.id as string, priority: result.priority ?? "normal" }]).catch((error: unknown) =>
-      logger.warn({ err: error }, "fan-out not queued; the outbox relay will"),
+      logger.warn({ err: error, triggerId: result.body.id }, "fan-out not queued; the outbox relay will"),
     );
   }
-  return { status: result.status, body: result.body };
+  return { status: result.status, body: result.body, isNew: result.isNew };
 }
 
 async function storeTrigger({ input, serviceKeyId, idempotency }: CreateTriggerOptions): Promise<Stored & { isNew: boolean }> {

@@ -40,8 +40,10 @@ end
 if wait > 0 then return wait end
 for i = 1, 2 do
   if levels[i] and (mode == 'take' or i == 2) then
-    redis.call('HSET', KEYS[i], 'tokens', levels[i] - costs[i], 'at', now)
-    redis.call('PEXPIRE', KEYS[i], math.ceil((capacities[i] + math.max(costs[i], 0)) * 1000 / rates[i]) + 1000)
+    local left = levels[i] - costs[i]
+    redis.call('HSET', KEYS[i], 'tokens', left, 'at', now)
+    -- Kept until it would be full again (a debt is never forgiven early).
+    redis.call('PEXPIRE', KEYS[i], math.ceil((capacities[i] - left) * 1000 / rates[i]) + 1000)
   end
 end
 return 0`;

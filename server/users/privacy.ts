@@ -45,7 +45,12 @@ export async function eraseUser(userId: string): Promise<Erased> {
       const { rowCount } = await sql.query(`DELETE FROM ${table} WHERE user_id = $1${extra}`, table === "local_outbox" ? [userId, addresses] : [userId]);
       counts[table] = rowCount ?? 0;
     }
-    const { rowCount: suppressed } = await sql.query("DELETE FROM suppressions WHERE address = ANY($1::text[])", [addresses.map((a) => a.toLowerCase()).concat(addresses)]);
+    // Not while another user still has the address: the suppression protects them too.
+    const { rowCount: suppressed } = await sql.query(
+      `DELETE FROM suppressions s WHERE s.address = ANY($1::text[])
+          AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id <> $2 AND (lower(u.email) = s.address OR u.phone = s.address))`,
+      [addresses.map((a) => a.toLowerCase()).concat(addresses), userId],
+    );
     counts.suppressions = suppressed ?? 0;
     const { rowCount: users } = await sql.query("DELETE FROM users WHERE id = $1", [userId]);
     counts.users = users ?? 0;
@@ -90,7 +95,19 @@ const EXPORT_SECTIONS: { name: string; sql: string }[] = [
     sql: "SELECT id, trigger_id, channel, recipient, subject, html, text, created_at FROM local_outbox WHERE user_id = $1 ORDER BY created_at, id",
   },
   { name: "deadLetters", sql: "SELECT id, trigger_id, channel, error, attempts, payload, created_at FROM dead_letters WHERE user_id = $1 ORDER BY created_at, id" },
+  { name: "deviceDeliveries", sql: `SELECT trigger_id, subscription_id, status, attempts, last_error, "primary", updated_at FROM device_deliveries WHERE user_id = $1 ORDER BY updated_at` },
+  { name: "groups", sql: "SELECT group_key, notification_id, notification_at, window_ends_at FROM notification_groups WHERE user_id = $1 ORDER BY group_key" },
+  { name: "batchWindows", sql: "SELECT id, type, channel, ends_at, size, closed_at FROM batch_windows WHERE user_id = $1 ORDER BY id" },
+  {
+    name: "suppressions",
+    sql: `SELECT channel, address, reason, created_at FROM suppressions
+           WHERE address IN (SELECT lower(email) FROM users WHERE id = $1 UNION SELECT phone FROM users WHERE id = $1) ORDER BY created_at`,
+  },
 ];
+
+/** Exports at once per web node (each holds a database connection while it streams). */
+const MAX_CONCURRENT_EXPORTS = 2;
+let runningExports = 0;
 
 /**
  * Everything stored about the user, as one JSON document streamed from one consistent snapshot
@@ -99,15 +116,23 @@ const EXPORT_SECTIONS: { name: string; sql: string }[] = [
  * Throws not_found before anything is sent when there is no such user.
  */
 export async function exportUser(userId: string): Promise<ReadableStream<Uint8Array>> {
-  const client = await pool.connect();
+  if (runningExports >= MAX_CONCURRENT_EXPORTS) throw new AppError("rate_limited", "Too many exports are running; try again shortly.", { headers: { "Retry-After": "5" } });
+  runningExports++;
+  const client = await pool.connect().catch((error: unknown) => {
+    runningExports--;
+    throw error;
+  });
   let released = false;
   const release = (error?: unknown) => {
     if (released) return;
     released = true;
+    runningExports--;
     client.query(error ? "ROLLBACK" : "COMMIT").catch(() => undefined).finally(() => client.release());
   };
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    // A reader that stops reading does not hold the connection for ever.
+    await client.query("SET LOCAL idle_in_transaction_session_timeout = '120s'");
     const { rows } = await client.query(
       `SELECT id, name, email, phone, avatar_url, timezone, locale, role, preferences, last_seq, unread_count, unseen_count,
               created_at, updated_at, last_digest_at FROM users WHERE id = $1`,
@@ -124,6 +149,7 @@ export async function exportUser(userId: string): Promise<ReadableStream<Uint8Ar
       },
       async pull(controller) {
         try {
+          if (released) return;
           if (!section) {
             section = sections.shift();
             if (!section) {
@@ -132,11 +158,13 @@ export async function exportUser(userId: string): Promise<ReadableStream<Uint8Ar
               release();
               return;
             }
-            await client.query(`DECLARE export_rows NO SCROLL CURSOR FOR ${section.sql}`.replace("$1", client.escapeLiteral(userId)));
+            await client.query(`DECLARE export_rows NO SCROLL CURSOR FOR ${section.sql}`.replaceAll("$1", () => client.escapeLiteral(userId)));
             controller.enqueue(encoder.encode(`,${JSON.stringify(section.name)}:[`));
             first = true;
           }
           const { rows: page } = await client.query("FETCH 500 FROM export_rows");
+          // Cancelled while fetching: the connection went back to the pool; use it no more.
+          if (released) return;
           if (page.length > 0) {
             controller.enqueue(encoder.encode((first ? "" : ",") + page.map((r) => JSON.stringify(camelRow(r))).join(",")));
             first = false;

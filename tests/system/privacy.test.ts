@@ -76,6 +76,8 @@ describe("privacy", () => {
     expect(doc.sentCopies).toEqual([expect.objectContaining({ recipient: email, subject: "Hi" })]);
     expect(doc.deliveryAttempts).toEqual([]);
     expect(doc.deadLetters).toEqual([]);
+    expect(doc.suppressions).toEqual([expect.objectContaining({ channel: "email", address: email, reason: "bounced" })]);
+    expect(doc.groups).toEqual([]);
     // Another user's data is not in it.
     expect(JSON.stringify(doc)).not.toContain("Name of erase");
   });

@@ -1,7 +1,7 @@
 // Authentication and scopes for every operation of the OpenAPI document: without credentials every
 // protected route answers 401; a service key without the route's scope 403; a user token on the
-// service API 401 and, for a non-admin, 403 on the admin API; a revoked key 401 — all in API.md's
-// error format, and nothing is stored by a refused request.
+// service API 401 and, for a non-admin, 403 on the admin API; a revoked key 401 on every web node at
+// once — all in API.md's error format.
 import pg from "pg";
 import { afterAll, expect, inject, it } from "vitest";
 import { request, serviceClient, uniqueId } from "./client";
@@ -56,16 +56,28 @@ it("every protected operation: 401 without credentials, 403 with a key lacking i
     }
   }
   expect(wrong).toEqual([]);
-  // Nothing was stored by any refused request made with these keys.
-  const { rows } = await db.query("SELECT count(*)::int AS n FROM triggers WHERE service_key_id = ANY($1::text[])", [[notifyOnly.id, adminOnly.id]]);
+  // A valid trigger with a key lacking the scope is refused before anything is stored.
+  const body = { type: "system", to: [uniqueId("scoped")], title: "Hi" };
+  expect((await request(`${web}/api/v1/notifications`, { method: "POST", token: adminOnly.key, body })).status).toBe(403);
+  const { rows } = await db.query("SELECT count(*)::int AS n FROM triggers WHERE recipient_ids @> $1::text[]", [body.to]);
   expect(rows[0].n).toBe(0);
 });
 
-it("a revoked key is refused (at once on the node that revoked it)", async () => {
+it("a revoked key is refused at once on the node that revoked it, and on the other within a moment", async () => {
   const key = await newKey(["notify"]);
-  expect((await request(`${web}/api/v1/notifications`, { method: "POST", token: key.key, body: { type: "system", to: [uniqueId("r")], title: "Hi" } })).status).toBe(202);
+  const other = system.webUrls[1]!;
+  const send = (base: string) => request(`${base}/api/v1/notifications`, { method: "POST", token: key.key, body: { type: "system", to: [uniqueId("r")], title: "Hi" } });
+  // Both nodes have the key cached as valid.
+  expect((await send(web)).status).toBe(202);
+  expect((await send(other)).status).toBe(202);
   expect((await request(`${web}/api/v1/admin/service-keys/${key.id}`, { method: "DELETE", token: system.serviceKey })).status).toBe(200);
-  const refused = await request(`${web}/api/v1/notifications`, { method: "POST", token: key.key, body: { type: "system", to: [uniqueId("r")], title: "Hi" } });
+  const refused = await send(web);
   expect(refused.status).toBe(401);
   expect(refused.body.error.code).toBe("unauthorized");
+  // The other node heard it through Redis: well before its 10 s cache would have run out.
+  const started = Date.now();
+  while ((await send(other)).status !== 401) {
+    expect(Date.now() - started, "the other node still accepts the revoked key").toBeLessThan(3000);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 });

@@ -23,6 +23,6 @@ export const POST = serviceRoute("notify", async (request, { principal }) => {
   await takeIngestion(principal.keyId, Array.isArray(input.to) ? new Set(input.to).size : 0);
   const result = await createTrigger({ input, serviceKeyId: principal.keyId, idempotency });
   // Charged in the background: a Redis that does not answer must not hold up the 202.
-  if (result.status === 202 && !Array.isArray(input.to)) void chargeRecipients(principal.keyId, Number(result.body.recipients ?? 0)).catch(() => undefined);
+  if (result.isNew && result.status === 202 && !Array.isArray(input.to)) void chargeRecipients(principal.keyId, Number(result.body.recipients ?? 0)).catch(() => undefined);
   return Response.json(result.body, { status: result.status });
 });
