@@ -8,6 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import net from "node:net";
 
 export const STICKY_COOKIE = "notify_node";
+const PINNED = new RegExp(`(?:^|;\\s*)${STICKY_COOKIE}=(\\d+)`);
 
 export type StickyProxy = { server: http.Server; url: string; close: () => Promise<void> };
 
@@ -18,7 +19,7 @@ export async function startStickyProxy(backends: string[], port = 0, host = "127
 
   /** The pinned node, or the next one round-robin (and whether it is new to this client). */
   const choose = (req: IncomingMessage, skip = new Set<number>()): { index: number; fresh: boolean } => {
-    const pinned = /(?:^|;\s*)notify_node=(\d+)/.exec(req.headers.cookie ?? "")?.[1];
+    const pinned = PINNED.exec(req.headers.cookie ?? "")?.[1];
     const index = pinned === undefined ? -1 : Number(pinned);
     if (index >= 0 && index < targets.length && !skip.has(index)) return { index, fresh: false };
     for (let i = 0; i < targets.length; i++) {

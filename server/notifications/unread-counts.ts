@@ -13,7 +13,6 @@ import { decodeCounts, encodeCounts, type CountsAtSeq } from "@/server/notificat
  * The one gap, a process that dies between its commit and its cache write, is bounded by the
  * entry's short lifetime (COUNTS_CACHE_TTL_SECONDS).
  */
-export type { CountsAtSeq };
 
 
 // KEYS = one string per user, "seq:unread:unseen"; ARGV[1] = ttl, then (seq, value) per key. Each key is

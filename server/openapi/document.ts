@@ -34,7 +34,7 @@ const countSchema = z.object({ count: z.number().int() });
 const anyObject = z.record(z.string(), z.unknown());
 
 /** Every route: path (OpenAPI style, `{param}`) → method → operation. */
-export const ROUTES: Record<string, Partial<Record<Method, Operation>>> = {
+const ROUTES: Record<string, Partial<Record<Method, Operation>>> = {
   "/api/health": { get: { summary: "Health of PostgreSQL and Redis (503 naming what is down)", auth: "none", ok: { status: 200, description: "{ok, db, redis}", schema: anyObject } } },
   "/api/openapi.json": { get: { summary: "This document", auth: "none", ok: { status: 200, description: "OpenAPI 3.1", schema: anyObject } } },
   // Service API
