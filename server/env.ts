@@ -56,6 +56,8 @@ const envSchema = z
     /** Lifetime of a cached unread count; bounds staleness after a crash between commit and cache write. */
     COUNTS_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
     CHANGES_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+    /** Monthly partitions of notifications kept created ahead of the current month (by the relay). */
+    NOTIFICATION_PARTITIONS_AHEAD: z.coerce.number().int().min(1).max(24).default(3),
     /** Tests only: lets the test suite move this process's clock forward (server/clock.ts). Never in production. */
     TEST_CLOCK: booleanish.default(false),
     // Channel delivery (workers/channels.ts).

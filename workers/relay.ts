@@ -12,6 +12,7 @@ import { logger } from "@/server/logger";
 process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
 import { pruneOldRows, relayOutboxBatch } from "@/server/outbox/relay-outbox";
 import { runDueWork } from "@/server/scheduling/run-due-work";
+import { ensureNotificationPartitions } from "@/server/notifications/partitions";
 
 let stopping = false;
 let wake: (() => void) | null = null;
@@ -38,6 +39,9 @@ async function main(): Promise<void> {
       await runDueWork();
       if (Date.now() - lastPrune > 3_600_000) {
         lastPrune = Date.now();
+        // Next months' partitions, long before they are needed (until then rows would land in the
+        // default partition, which every inbox query must then read too).
+        await ensureNotificationPartitions();
         await pruneOldRows();
       }
     } catch (error) {

@@ -428,8 +428,11 @@ async function fanOutNextChunk(
          SELECT user_id, seq, 'updated', id, created_at, $20::timestamptz FROM updated
        ), regrouped AS (
          -- The recipients who started a group: it now points at their new notification.
+         -- A group's window also ends with the (UTC) month it started in: its notification then only
+         -- ever moves up within its own month partition, which the inbox queries rely on.
          UPDATE notification_groups g SET notification_id = i.id, notification_at = $20::timestamptz,
-                window_ends_at = $20::timestamptz + make_interval(secs => $37::float8 / 1000)
+                window_ends_at = least($20::timestamptz + make_interval(secs => $37::float8 / 1000),
+                                       (date_trunc('month', $20::timestamptz AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC')
            FROM inserted i WHERE $36::text IS NOT NULL AND g.group_key = $36 AND g.user_id = i.user_id
        ), decided AS (
          INSERT INTO deliveries (trigger_id, user_id, channel, status, reason, deliver_at, template_version, created_at, enqueued_at, batch_id)

@@ -1,6 +1,7 @@
 import { AppError } from "@/server/app-error";
 import { pool } from "@/server/db";
-import { NOTIFICATION_COLUMNS, toNotification, type NotificationRow } from "@/server/notifications/notification-row";
+import { changesStatement } from "@/server/notifications/inbox-statements";
+import { toNotification, type NotificationRow } from "@/server/notifications/notification-row";
 import type { Change, ChangeKind } from "@/server/notifications/notifications.schema";
 
 type ChangeRow = { seq: number; kind: ChangeKind; ids: string[]; at: Date; notification_id: string | null } & Partial<NotificationRow>;
@@ -15,13 +16,7 @@ export async function getChanges(userId: string, afterSeq: number, limit: number
   const lastSeq = users[0]?.last_seq ?? 0;
   if (afterSeq > lastSeq) throw resync("afterSeq is ahead of this user's changes");
   if (afterSeq === lastSeq) return { changes: [], lastSeq, hasMore: false };
-  const { rows } = await pool.query<ChangeRow>(
-    `SELECT c.seq, c.kind, c.ids, c.at, c.notification_id, ${NOTIFICATION_COLUMNS.replace(/n\.seq/, "n.seq AS n_seq")}
-       FROM notification_changes c
-       LEFT JOIN notifications n ON n.id = c.notification_id AND n.created_at = c.notification_at AND n.user_id = c.user_id
-      WHERE c.user_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
-    [userId, afterSeq, limit],
-  );
+  const { rows } = await pool.query<ChangeRow>(changesStatement(userId, afterSeq, limit));
   if (rows[0]?.seq !== afterSeq + 1) throw resync("the changes after afterSeq are no longer kept");
   const changes = rows.map((row): Change => {
     const change: Change = { seq: row.seq, kind: row.kind, at: row.at.toISOString() };

@@ -3,6 +3,7 @@ import { pool } from "@/server/db";
 import { env } from "@/server/env";
 import { getRedis, redisKey } from "@/server/redis";
 import type { UnreadCount } from "@/server/notifications/notifications.schema";
+import { unreadCountStatement } from "@/server/notifications/inbox-statements";
 import { decodeCounts, encodeCounts, type CountsAtSeq } from "@/server/notifications/counts-format";
 
 /**
@@ -68,10 +69,7 @@ export async function getUnreadCount(userId: string): Promise<UnreadCount> {
   const redis = getRedis();
   const cached = decodeCounts(await redis.get(countsKey(userId)).catch(() => null));
   if (cached) return cached;
-  const { rows } = await pool.query<{ unread_count: number; unseen_count: number; last_seq: number }>(
-    "SELECT unread_count, unseen_count, last_seq FROM users WHERE id = $1",
-    [userId],
-  );
+  const { rows } = await pool.query<{ unread_count: number; unseen_count: number; last_seq: number }>(unreadCountStatement(userId));
   const row = rows[0];
   if (!row) return { count: 0, unseen: 0, seq: 0 };
   const counts = { count: row.unread_count, unseen: row.unseen_count, seq: row.last_seq };

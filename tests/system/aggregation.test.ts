@@ -142,6 +142,25 @@ describe("aggregation", () => {
     expect(bad.body.error.details.map((d: { field: string }) => d.field)).toContain("aggregate.key");
   });
 
+  it("a group's window ends with the month it started in, so its notification stays in its month's partition", async () => {
+    const type = await likeType({ window: "40d" });
+    const userId = uniqueId("monthly");
+    const done = await like(type, [userId], { id: "john", name: "John" });
+    const { rows } = await db.query<{ window_ends_at: Date; notification_at: Date; partition: string }>(
+      `SELECT g.window_ends_at, g.notification_at, n.tableoid::regclass::text AS partition
+         FROM notification_groups g JOIN notifications n ON n.id = g.notification_id AND n.created_at = g.notification_at
+        WHERE g.user_id = $1`,
+      [userId],
+    );
+    expect(rows).toHaveLength(1);
+    const started = rows[0]!.notification_at;
+    const nextMonth = new Date(Date.UTC(started.getUTCFullYear(), started.getUTCMonth() + 1, 1));
+    // 40 days would reach into the next month; the window stops at its start.
+    expect(rows[0]!.window_ends_at.toISOString()).toBe(nextMonth.toISOString());
+    expect(rows[0]!.partition).toBe(`notifications_y${started.getUTCFullYear()}m${String(started.getUTCMonth() + 1).padStart(2, "0")}`);
+    expect(done.status).toBe("completed");
+  });
+
   it("the admin preview renders a group and a batching window's summary", async () => {
     const type = await likeType({ window: "1h" });
     const preview = (body: Record<string, unknown>) => request(`${web1}/api/v1/admin/types/${type}/preview`, { method: "POST", token: system.serviceKey, body });

@@ -1,0 +1,39 @@
+// The notifications table is partitioned by month of created_at (UTC; see the migration
+// 20261130190000_notifications_partitioned_by_month). This module knows the two facts the inbox
+// queries rely on to touch only the partitions that can hold what they ask for, and keeps monthly
+// partitions created ahead of time.
+import { pool } from "@/server/db";
+import { env } from "@/server/env";
+import { now } from "@/server/clock";
+import { logger } from "@/server/logger";
+import { addUtcMonths } from "@/server/notifications/partition-bounds";
+
+/**
+ * Makes sure the partitions of this month and the next `ahead` months exist (the relay runs it at
+ * start and hourly). Returns the months it created. Safe to run on several processes at once.
+ */
+export async function ensureNotificationPartitions(at: Date = now(), ahead: number = env.NOTIFICATION_PARTITIONS_AHEAD): Promise<string[]> {
+  const created: string[] = [];
+  for (let i = 0; i <= ahead; i++) {
+    const month = addUtcMonths(at, i);
+    const { rows } = await pool.query<{ created: boolean }>("SELECT notify_create_notifications_partition($1) AS created", [month]);
+    if (rows[0]?.created) created.push(month.toISOString().slice(0, 7));
+  }
+  if (created.length > 0) logger.info({ months: created }, "notification partitions created");
+  return created;
+}
+
+/** The monthly partitions, oldest first, with their bounds (the default partition is not listed). */
+export async function listNotificationPartitions(): Promise<{ name: string; from: Date; to: Date }[]> {
+  const { rows } = await pool.query<{ name: string; bound: string }>(
+    `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = 'notifications'::regclass`,
+  );
+  return rows
+    .flatMap((r) => {
+      const m = /FROM \('([^']+)'\) TO \('([^']+)'\)/.exec(r.bound);
+      return m ? [{ name: r.name, from: new Date(m[1]!), to: new Date(m[2]!) }] : [];
+    })
+    .sort((a, b) => a.from.getTime() - b.from.getTime());
+}
