@@ -58,6 +58,12 @@ const envSchema = z
     CHANGES_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
     /** Monthly partitions of notifications kept created ahead of the current month (by the relay). */
     NOTIFICATION_PARTITIONS_AHEAD: z.coerce.number().int().min(1).max(24).default(3),
+    /** Read and seen notifications older than this many days move to cold storage (0: never). */
+    RETENTION_ARCHIVE_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
+    /** Notifications older than this many days are deleted, hot or cold (0: kept for ever). */
+    RETENTION_DELETE_DAYS: z.coerce.number().int().min(0).max(36_500).default(365),
+    /** The UTC hour at which the relay runs the retention job, once a day. */
+    RETENTION_HOUR_UTC: z.coerce.number().int().min(0).max(23).default(3),
     /** Tests only: lets the test suite move this process's clock forward (server/clock.ts). Never in production. */
     TEST_CLOCK: booleanish.default(false),
     // Channel delivery (workers/channels.ts).

@@ -13,6 +13,7 @@ process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unha
 import { pruneOldRows, relayOutboxBatch } from "@/server/outbox/relay-outbox";
 import { runDueWork } from "@/server/scheduling/run-due-work";
 import { ensureNotificationPartitions } from "@/server/notifications/partitions";
+import { runRetentionIfDue } from "@/server/notifications/retention";
 
 let stopping = false;
 let wake: (() => void) | null = null;
@@ -29,6 +30,7 @@ const sleep = (ms: number) =>
 
 async function main(): Promise<void> {
   let lastPrune = 0;
+  let retention: Promise<unknown> | null = null;
   logger.info("outbox relay started");
   process.send?.({ type: "ready" });
   while (!stopping) {
@@ -37,6 +39,13 @@ async function main(): Promise<void> {
       do moved = await relayOutboxBatch();
       while (moved > 0 && !stopping);
       await runDueWork();
+      // Once a day, in RETENTION_HOUR_UTC (checked every round: an hourly check could step over it),
+      // beside the loop: moving a day's old notifications must not hold up the outbox.
+      if (!retention) {
+        retention = runRetentionIfDue()
+          .catch((error: unknown) => logger.error({ err: error }, "retention run failed; tried again next round"))
+          .finally(() => (retention = null));
+      }
       if (Date.now() - lastPrune > 3_600_000) {
         lastPrune = Date.now();
         // Next months' partitions, long before they are needed (until then rows would land in the
@@ -49,6 +58,7 @@ async function main(): Promise<void> {
     }
     if (!stopping) await sleep(env.OUTBOX_POLL_MS);
   }
+  await retention;
   await closeQueues();
   await closeChannelQueues();
   await closeDb();

@@ -1,6 +1,7 @@
 import { pool, withTransaction, type Sql } from "@/server/db";
 import { cacheCounts } from "@/server/notifications/unread-counts";
 import { publishToUser } from "@/server/realtime/publish";
+import { thawNotifications } from "@/server/notifications/retention";
 import type { ChangeKind } from "@/server/notifications/notifications.schema";
 
 /** The bulk state operations of the end-user API and the socket. */
@@ -77,6 +78,8 @@ export async function changeNotificationState(userId: string, operation: StateOp
   const result = await withTransaction(async (sql) => {
     const at = new Date();
     if (!(await lockUser(sql, userId))) return null;
+    // Any of them in cold storage come back first (a change makes them current again).
+    await thawNotifications(sql, userId, uniqueIds);
     const { rows } = await sql.query<ChangedRow>(
       `WITH o AS (
          SELECT id, created_at, read_at, seen_at, archived_at FROM notifications

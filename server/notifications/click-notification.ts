@@ -5,12 +5,14 @@ import { lockUser, recordChange } from "@/server/notifications/change-notificati
 import { NOTIFICATION_COLUMNS, toNotification, type NotificationRow } from "@/server/notifications/notification-row";
 import type { Notification } from "@/server/notifications/notifications.schema";
 import { publishToUser } from "@/server/realtime/publish";
+import { thawNotifications } from "@/server/notifications/retention";
 
 /** Records a click: marks the notification clicked and read. Another user's id is 404. */
 export async function clickNotification(userId: string, notificationId: string): Promise<Notification> {
   const outcome = await withTransaction(async (sql) => {
     const at = new Date();
     if (!(await lockUser(sql, userId))) return null;
+    await thawNotifications(sql, userId, [notificationId]);
     const { rows } = await sql.query<NotificationRow & { was_read: boolean; was_seen: boolean; was_clicked: boolean }>(
       `WITH o AS (SELECT id, created_at, read_at, seen_at, clicked_at, archived_at FROM notifications WHERE user_id = $1 AND id = $2)
        UPDATE notifications n SET clicked_at = coalesce(n.clicked_at, $3), read_at = coalesce(n.read_at, $3), seen_at = coalesce(n.seen_at, $3),

@@ -11,8 +11,10 @@ import type { ListQuery } from "@/server/notifications/notifications.schema";
  * so it is read month by month from its top (the cursor, or now): `recent` reads the top's month,
  * `previous` the month before, only when `recent` did not fill the page, and `rest` every older
  * month, only for an inbox too quiet to fill a page in two months. Each part names its months'
- * createdAt range, so PostgreSQL reads only those partitions. One statement: one snapshot, with the
- * user's seq read in it.
+ * createdAt range, so PostgreSQL reads only those partitions. `cold` reads the archive (read
+ * notifications the retention job moved out), only for a page that reaches back to what may have
+ * been moved (notification_retention.cold_before) or was not filled. One statement: one snapshot,
+ * with the user's seq read in it.
  */
 export function listStatement(userId: string, query: ListQuery, at: Date): { text: string; values: unknown[] } {
   const params: unknown[] = [userId];
@@ -53,9 +55,14 @@ export function listStatement(userId: string, query: ListQuery, at: Date): { tex
          ${part(`n.created_at >= ${pPrevious}::timestamptz AND n.created_at < ${pMonth}::timestamptz AND n.sort_at < ${pMonth}::timestamptz`, `(SELECT count(*) FROM recent) < ${pLimit} AND `)}
        ), rest AS (
          ${part(`n.created_at < ${pPrevious}::timestamptz AND n.sort_at < ${pPrevious}::timestamptz`, `(SELECT count(*) FROM recent) + (SELECT count(*) FROM previous) < ${pLimit} AND `)}
+       ), cold AS (
+         ${part(
+           "true",
+           `((SELECT count(*) FROM recent) + (SELECT count(*) FROM previous) < ${pLimit} OR ${pPrevious}::timestamptz < (SELECT cold_before FROM notification_retention WHERE id = 1)) AND `,
+         ).replace("FROM notifications n", "FROM notifications_archive n")}
        )
        SELECT me.last_seq AS user_last_seq, page.* FROM (SELECT coalesce((SELECT last_seq FROM users WHERE id = $1), 0) AS last_seq) me
-         LEFT JOIN LATERAL (SELECT * FROM recent UNION ALL SELECT * FROM previous UNION ALL SELECT * FROM rest) page ON true
+         LEFT JOIN LATERAL (SELECT * FROM recent UNION ALL SELECT * FROM previous UNION ALL SELECT * FROM rest UNION ALL SELECT * FROM cold) page ON true
         ORDER BY page.sort_at DESC, page.id DESC LIMIT ${pLimit}`,
     values: params,
   };

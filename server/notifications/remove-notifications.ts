@@ -1,11 +1,11 @@
-// Taking notifications out of inboxes: expired ones (expiresAt passed) and recalled ones (the trigger
-// was deleted). Each affected user gets one `removed` change (one seq) for the batch, the counters
+// Taking notifications out of inboxes: expired ones (expiresAt passed), recalled ones (the trigger
+// was deleted) and those past the retention limit. Each affected user gets one `removed` change (one seq) for the batch, the counters
 // drop by what was unread or unseen, and their devices hear about it.
 import { withTransaction } from "@/server/db";
 import { cacheCounts } from "@/server/notifications/unread-counts";
 import { publishToUser } from "@/server/realtime/publish";
 
-export type RemovalTarget = { expiredAt: Date } | { triggerId: string; createdAt: Date };
+export type RemovalTarget = { expiredAt: Date } | { triggerId: string; createdAt: Date } | { createdBefore: Date };
 
 const BATCH = 500;
 
@@ -23,7 +23,9 @@ export async function removeNotificationsBatch(target: RemovalTarget): Promise<n
     const pick =
       "expiredAt" in target
         ? { query: "SELECT id, created_at FROM notifications WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED", params: [target.expiredAt] }
-        : { query: "SELECT id, created_at FROM notifications WHERE trigger_id = $1 AND created_at = $3 LIMIT $2 FOR UPDATE SKIP LOCKED", params: [target.triggerId] };
+        : "createdBefore" in target
+          ? { query: "SELECT id, created_at FROM notifications WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED", params: [target.createdBefore] }
+          : { query: "SELECT id, created_at FROM notifications WHERE trigger_id = $1 AND created_at = $3 LIMIT $2 FOR UPDATE SKIP LOCKED", params: [target.triggerId] };
     const { rows: removed } = await sql.query<Removed>(
       `WITH picked AS (${pick.query}),
             gone AS (
@@ -33,7 +35,7 @@ export async function removeNotificationsBatch(target: RemovalTarget): Promise<n
               count(*) FILTER (WHERE read_at IS NULL AND archived_at IS NULL)::int AS unread,
               count(*) FILTER (WHERE seen_at IS NULL AND archived_at IS NULL)::int AS unseen
          FROM gone GROUP BY user_id ORDER BY user_id`,
-      "expiredAt" in target ? [pick.params[0], BATCH] : [pick.params[0], BATCH, target.createdAt],
+      "triggerId" in target ? [pick.params[0], BATCH, target.createdAt] : [pick.params[0], BATCH],
     );
     if (removed.length === 0) return { removed, bumped: [] as Bumped[] };
     const userIds = removed.map((r) => r.user_id);

@@ -10,6 +10,7 @@ import { disconnectUser } from "@/server/realtime/publish";
 /** Tables keyed by the user's id, children first. `users` itself goes last. */
 const USER_TABLES = [
   "notifications",
+  "notifications_archive",
   "notification_changes",
   "notification_group_actors",
   "notification_groups",
@@ -82,7 +83,11 @@ const EXPORT_SECTIONS: { name: string; sql: string }[] = [
     name: "notifications",
     sql: `SELECT id, trigger_id, type, category, priority, title, body, actor, actors, actor_count, target, actions, data, seq,
                  read_at, seen_at, archived_at, clicked_at, delivered_at, expires_at, created_at, sort_at, updated_at
-            FROM notifications WHERE user_id = $1 ORDER BY created_at, id`,
+            FROM notifications WHERE user_id = $1
+           UNION ALL
+          SELECT id, trigger_id, type, category, priority, title, body, actor, actors, actor_count, target, actions, data, seq,
+                 read_at, seen_at, archived_at, clicked_at, delivered_at, expires_at, created_at, sort_at, updated_at
+            FROM notifications_archive WHERE user_id = $1 ORDER BY created_at, id`,
   },
   {
     name: "deliveries",

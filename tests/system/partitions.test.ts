@@ -2,7 +2,7 @@
 // the unread count and the changes after a seq — must use an index and read one or two partitions
 // (EXPLAIN ANALYZE: the partitions whose scans ran), and the page read month by month must still be
 // exactly the inbox in order. The maintenance job's function creates partitions ahead and moves rows that landed
-// in the default partition. (scripts/explain-inbox.ts repeats the plan checks at 10 million rows.)
+// in the default partition. (tests/slow/partitions-10m.slow.ts repeats the plan checks at 10 million rows.)
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { changesStatement, listStatement, unreadCountStatement } from "@/server/notifications/inbox-statements";
@@ -13,8 +13,8 @@ import { partitionsRead, type PlanNode } from "@/server/notifications/plan-parti
 let db: pg.Client;
 const user = `part-${Date.now().toString(36)}`;
 const quiet = `${user}-quiet`;
-// A fixed past year, so that the months are this test's own.
-const month = (m: number, day = 15) => new Date(Date.UTC(2019, m - 1, day, 12));
+// A fixed year of its own, ahead (the retention test removes what is old).
+const month = (m: number, day = 15) => new Date(Date.UTC(2035, m - 1, day, 12));
 const page = (q: Partial<ListQuery> = {}): ListQuery => ({ limit: 20, filter: "all", ...q });
 
 async function explain(statement: { text: string; values: unknown[] }): Promise<PlanNode> {
@@ -30,8 +30,8 @@ beforeAll(async () => {
   await db.query(
     `INSERT INTO notifications (user_id, trigger_id, type, category, priority, title, body, seq, created_at, sort_at)
      SELECT 'other-' || (i % 200), uuid_generate_v7(), 'comment', 'social', 'normal', 'x', '', i,
-            make_timestamptz(2019, m, 1, 0, 0, 0, 'UTC') + (i % 27) * interval '1 day' + i * interval '1 second',
-            make_timestamptz(2019, m, 1, 0, 0, 0, 'UTC') + (i % 27) * interval '1 day' + i * interval '1 second'
+            make_timestamptz(2035, m, 1, 0, 0, 0, 'UTC') + (i % 27) * interval '1 day' + i * interval '1 second',
+            make_timestamptz(2035, m, 1, 0, 0, 0, 'UTC') + (i % 27) * interval '1 day' + i * interval '1 second'
        FROM generate_series(1, 6) m, generate_series(1, 2000) i`,
   );
   // This user: 30 a month from January to June, and one group started on 1 June that an event on
@@ -40,14 +40,14 @@ beforeAll(async () => {
     `INSERT INTO notifications (user_id, trigger_id, type, category, priority, title, body, seq, created_at, sort_at)
      SELECT $1, uuid_generate_v7(), 'comment', 'social', 'normal', 'n ' || m || '-' || i, '', m * 100 + i, t, t
        FROM generate_series(1, 6) m, generate_series(1, 30) i,
-            LATERAL (SELECT make_timestamptz(2019, m, i % 27 + 1, 10, i, 0, 'UTC') AS t) x`,
+            LATERAL (SELECT make_timestamptz(2035, m, i % 27 + 1, 10, i, 0, 'UTC') AS t) x`,
     [user],
   );
   await db.query(
     `INSERT INTO notifications (user_id, trigger_id, type, category, priority, title, body, seq, created_at, sort_at)
-     VALUES ($1, uuid_generate_v7(), 'like', 'social', 'normal', 'group', '', 999, '2019-06-01T00:30Z', '2019-06-19T08:00Z'),
-            ($2, uuid_generate_v7(), 'like', 'social', 'normal', 'old one', '', 1, '2019-02-03T12:00Z', '2019-02-03T12:00Z'),
-            ($2, uuid_generate_v7(), 'like', 'social', 'normal', 'older one', '', 2, '2019-01-03T12:00Z', '2019-01-03T12:00Z')`,
+     VALUES ($1, uuid_generate_v7(), 'like', 'social', 'normal', 'group', '', 999, '2035-06-01T00:30Z', '2035-06-19T08:00Z'),
+            ($2, uuid_generate_v7(), 'like', 'social', 'normal', 'old one', '', 1, '2035-02-03T12:00Z', '2035-02-03T12:00Z'),
+            ($2, uuid_generate_v7(), 'like', 'social', 'normal', 'older one', '', 2, '2035-01-03T12:00Z', '2035-01-03T12:00Z')`,
     [user, quiet],
   );
   await db.query("INSERT INTO users (id, last_seq, unread_count, unseen_count) VALUES ($1, 1000, 181, 181), ($2, 2, 2, 2)", [user, quiet]);
@@ -61,7 +61,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await db.query("DELETE FROM notifications WHERE created_at >= '2019-01-01' AND created_at < '2019-08-01'");
+  await db.query("DELETE FROM notifications WHERE created_at >= '2035-01-01' AND created_at < '2035-08-01'");
   await db.query("DELETE FROM notification_changes WHERE user_id = $1", [user]);
   await db.query("DELETE FROM users WHERE id = ANY($1)", [[user, quiet]]);
   await db.end();
@@ -93,12 +93,12 @@ describe("inbox reads on the monthly partitions", () => {
     expect(first.indexScans.length).toBeGreaterThan(0);
     expect(first.partitions.length).toBeGreaterThanOrEqual(1);
     expect(first.partitions.length).toBeLessThanOrEqual(2);
-    expect(first.partitions.every((p) => ["notifications_y2019m06", "notifications_y2019m05"].includes(p))).toBe(true);
+    expect(first.partitions.every((p) => ["notifications_y2035m06", "notifications_y2035m05"].includes(p))).toBe(true);
     // A page further down, from mid-April: the rest of April, then March.
-    const april = partitionsRead(await explain(listStatement(user, page({ cursor: encodeCursor({ sortAt: "2019-04-14T00:00:00.000Z", id: "ffffffff-ffff-7fff-bfff-ffffffffffff" }) }), month(6, 28))));
+    const april = partitionsRead(await explain(listStatement(user, page({ cursor: encodeCursor({ sortAt: "2035-04-14T00:00:00.000Z", id: "ffffffff-ffff-7fff-bfff-ffffffffffff" }) }), month(6, 28))));
     expect(april.seqScans).toEqual([]);
     expect(april.partitions.length).toBeLessThanOrEqual(2);
-    expect(april.partitions.every((p) => ["notifications_y2019m04", "notifications_y2019m03"].includes(p))).toBe(true);
+    expect(april.partitions.every((p) => ["notifications_y2035m04", "notifications_y2035m03"].includes(p))).toBe(true);
     // The unread filter reads the same way.
     const unread = partitionsRead(await explain(listStatement(user, page({ filter: "unread" }), month(6, 28))));
     expect(unread.seqScans).toEqual([]);
@@ -116,7 +116,7 @@ describe("inbox reads on the monthly partitions", () => {
     expect(rows.every((r) => r.id !== null)).toBe(true);
     const plan = partitionsRead(await explain(changesStatement(user, 600, 500)));
     expect(plan.seqScans).toEqual([]);
-    expect(plan.partitions).toEqual(["notifications_y2019m06"]);
+    expect(plan.partitions).toEqual(["notifications_y2035m06"]);
   });
 
   it("the unread count is the user row's counters: one index lookup, no partition read", async () => {

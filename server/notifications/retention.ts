@@ -1,0 +1,118 @@
+// The storage lifecycle of notifications, run once a day by the relay (RETENTION_HOUR_UTC) or by
+// hand (`npm run retention`):
+// - read and seen notifications older than RETENTION_ARCHIVE_DAYS move to cold storage
+//   (notifications_archive). Moving them changes nothing a user sees: the inbox pages into the
+//   archive, and a state change on an archived one moves it back (thawNotifications). Unread or
+//   unseen ones stay, so the counters never change by a move;
+// - everything older than RETENTION_DELETE_DAYS is deleted: cold rows silently, hot ones (left
+//   unread) as a removal, with counters, a `removed` change and the devices told;
+// - monthly partitions wholly past that limit, and empty, are dropped.
+import { pool, withTransaction, type Sql } from "@/server/db";
+import { env } from "@/server/env";
+import { now } from "@/server/clock";
+import { logger } from "@/server/logger";
+import { getRedis, redisKey } from "@/server/redis";
+import { addUtcMonths } from "@/server/notifications/partition-bounds";
+import { listNotificationPartitions } from "@/server/notifications/partitions";
+import { removeNotificationsBatch } from "@/server/notifications/remove-notifications";
+
+const BATCH = 5000;
+const DAY_MS = 86_400_000;
+
+const COLUMNS = `id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count, target, actions, data, seq,
+  read_at, seen_at, archived_at, clicked_at, delivered_at, expires_at, created_at, sort_at, updated_at`;
+
+export type RetentionResult = { archived: number; deletedCold: number; removedHot: number; droppedPartitions: string[] };
+
+export async function runRetention(
+  at: Date = now(),
+  { archiveDays = env.RETENTION_ARCHIVE_DAYS, deleteDays = env.RETENTION_DELETE_DAYS } = {},
+): Promise<RetentionResult> {
+  const result: RetentionResult = { archived: 0, deletedCold: 0, removedHot: 0, droppedPartitions: [] };
+  if (archiveDays > 0 && (deleteDays === 0 || archiveDays < deleteDays)) {
+    const cutoff = new Date(at.getTime() - archiveDays * DAY_MS);
+    // Before anything moves: pages reaching back past the month after the cutoff read the archive
+    // too (a notification's sortAt stays in its createdAt's month).
+    await pool.query(
+      `INSERT INTO notification_retention (id, cold_before) VALUES (1, $1)
+       ON CONFLICT (id) DO UPDATE SET cold_before = greatest(notification_retention.cold_before, excluded.cold_before)`,
+      [addUtcMonths(cutoff, 1)],
+    );
+    for (let n = BATCH; n === BATCH; result.archived += n) n = await archiveBatch(cutoff);
+  }
+  if (deleteDays > 0) {
+    const limit = new Date(at.getTime() - deleteDays * DAY_MS);
+    for (let n = BATCH; n === BATCH; result.deletedCold += n) {
+      n = (await pool.query("DELETE FROM notifications_archive WHERE ctid IN (SELECT ctid FROM notifications_archive WHERE created_at < $1 LIMIT $2)", [limit, BATCH])).rowCount ?? 0;
+    }
+    for (let n = 1; n > 0; result.removedHot += n) n = await removeNotificationsBatch({ createdBefore: limit });
+    for (const partition of await listNotificationPartitions()) {
+      if (partition.to.getTime() > limit.getTime()) continue;
+      if (await dropIfEmpty(partition.name)) result.droppedPartitions.push(partition.name);
+    }
+  }
+  await pool.query("INSERT INTO notification_retention (id, last_run_at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET last_run_at = excluded.last_run_at", [at]);
+  logger.info(result, "retention run done");
+  return result;
+}
+
+/** Moves one batch of read, seen (or archived) notifications created before `cutoff` to the archive. */
+async function archiveBatch(cutoff: Date): Promise<number> {
+  const { rowCount } = await pool.query(
+    `WITH picked AS (
+       SELECT id, created_at FROM notifications
+        WHERE created_at < $1 AND read_at IS NOT NULL AND (seen_at IS NOT NULL OR archived_at IS NOT NULL)
+        LIMIT $2 FOR UPDATE SKIP LOCKED
+     ), moved AS (
+       DELETE FROM notifications n USING picked p WHERE n.id = p.id AND n.created_at = p.created_at RETURNING n.*
+     )
+     INSERT INTO notifications_archive (${COLUMNS}) SELECT ${COLUMNS} FROM moved ON CONFLICT DO NOTHING`,
+    [cutoff, BATCH],
+  );
+  return rowCount ?? 0;
+}
+
+async function dropIfEmpty(name: string): Promise<boolean> {
+  return withTransaction(async (sql) => {
+    // The lock first: nothing can be inserted between the check and the drop.
+    await sql.query(`LOCK TABLE "${name}" IN ACCESS EXCLUSIVE MODE`);
+    const { rows } = await sql.query(`SELECT 1 FROM "${name}" LIMIT 1`);
+    if (rows.length > 0) return false;
+    await sql.query(`ALTER TABLE notifications DETACH PARTITION "${name}"`);
+    await sql.query(`DROP TABLE "${name}"`);
+    return true;
+  });
+}
+
+/**
+ * Moves the user's archived notifications among `ids` back into the inbox table, inside the caller's
+ * transaction (a state change is about to apply to them). Returns how many came back.
+ */
+export async function thawNotifications(sql: Sql, userId: string, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { rowCount } = await sql.query(
+    `WITH thawed AS (DELETE FROM notifications_archive WHERE user_id = $1 AND id = ANY($2::uuid[]) RETURNING *)
+     INSERT INTO notifications (${COLUMNS}) SELECT ${COLUMNS} FROM thawed ON CONFLICT DO NOTHING`,
+    [userId, ids],
+  );
+  return rowCount ?? 0;
+}
+
+/**
+ * Runs the retention job if it is the configured hour and no process has run it in the last 20
+ * hours (a Redis marker; without Redis it runs, which is harmless: the job is idempotent).
+ */
+export async function runRetentionIfDue(at: Date = now()): Promise<RetentionResult | null> {
+  if (at.getUTCHours() !== env.RETENTION_HOUR_UTC) return null;
+  const claimed = await getRedis()
+    .set(redisKey("retention-ran"), at.toISOString(), "EX", 20 * 3600, "NX")
+    .catch(() => "OK");
+  if (claimed !== "OK") return null;
+  try {
+    return await runRetention(at);
+  } catch (error) {
+    // Not done: the next round may try again.
+    await getRedis().del(redisKey("retention-ran")).catch(() => undefined);
+    throw error;
+  }
+}
