@@ -56,6 +56,9 @@ const envSchema = z
     /** Lifetime of a cached unread count; bounds staleness after a crash between commit and cache write. */
     COUNTS_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
     CHANGES_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+    /** Each reading user's latest notifications kept in Redis for the dropdown (0: no hot cache). */
+    HOT_CACHE_SIZE: z.coerce.number().int().min(0).max(500).default(100),
+    HOT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
     /** Monthly partitions of notifications kept created ahead of the current month (by the relay). */
     NOTIFICATION_PARTITIONS_AHEAD: z.coerce.number().int().min(1).max(24).default(3),
     /** Read and seen notifications older than this many days move to cold storage (0: never). */

@@ -61,7 +61,9 @@ export function listStatement(userId: string, query: ListQuery, at: Date): { tex
            `((SELECT count(*) FROM recent) + (SELECT count(*) FROM previous) < ${pLimit} OR ${pPrevious}::timestamptz < (SELECT cold_before FROM notification_retention WHERE id = 1)) AND `,
          ).replace("FROM notifications n", "FROM notifications_archive n")}
        )
-       SELECT me.last_seq AS user_last_seq, page.* FROM (SELECT coalesce((SELECT last_seq FROM users WHERE id = $1), 0) AS last_seq) me
+       SELECT me.last_seq AS user_last_seq, me.unread_count AS user_unread, me.unseen_count AS user_unseen, page.*
+         FROM (SELECT coalesce(max(last_seq), 0) AS last_seq, coalesce(max(unread_count), 0) AS unread_count, coalesce(max(unseen_count), 0) AS unseen_count
+                 FROM users WHERE id = $1) me
          LEFT JOIN LATERAL (SELECT * FROM recent UNION ALL SELECT * FROM previous UNION ALL SELECT * FROM rest UNION ALL SELECT * FROM cold) page ON true
         ORDER BY page.sort_at DESC, page.id DESC LIMIT ${pLimit}`,
     values: params,

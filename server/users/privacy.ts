@@ -67,7 +67,7 @@ async function forgetInRedis(userId: string): Promise<void> {
   const { rows } = await pool.query<{ key: string }>("SELECT key FROM notification_types");
   await redis
     .multi()
-    .del(redisKey("unread", userId), redisKey("broadcast-synced", userId), ...rows.map((r) => redisKey("limit", r.key, userId)))
+    .del(redisKey("unread", userId), redisKey("inbox", userId), redisKey("broadcast-synced", userId), ...rows.map((r) => redisKey("limit", r.key, userId)))
     .zrem(redisKey("online"), userId)
     .exec();
 }
