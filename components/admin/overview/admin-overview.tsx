@@ -170,11 +170,11 @@ function Queues({ queues }: { queues: Overview["queues"] }) {
                 <th scope="col" className="py-1 font-medium">
                   Queue
                 </th>
-                <th scope="col" className="w-1/2 font-medium">
+                <th scope="col" className="w-2/5 font-medium">
                   <span className="sr-only">Bar</span>
                 </th>
                 {QUEUE_STATES.map((s) => (
-                  <th key={s.key} scope="col" className="text-right font-medium">
+                  <th key={s.key} scope="col" className="pl-3 text-right font-medium">
                     {s.key === "delayed" ? "Delayed" : s.label}
                   </th>
                 ))}
@@ -192,7 +192,7 @@ function Queues({ queues }: { queues: Overview["queues"] }) {
                     </div>
                   </td>
                   {QUEUE_STATES.map((s) => (
-                    <td key={s.key} className="text-right tabular-nums">
+                    <td key={s.key} className="pl-3 text-right tabular-nums">
                       {q[s.key]}
                     </td>
                   ))}

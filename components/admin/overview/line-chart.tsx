@@ -5,9 +5,9 @@ import { useId } from "react";
 
 export type Series = { key: string; label: string; color: string; dash?: string; values: number[] };
 
-const WIDTH = 640;
+const WIDTH = 520;
 const HEIGHT = 200;
-const PAD = { top: 10, right: 12, bottom: 26, left: 40 };
+const PAD = { top: 10, right: 12, bottom: 28, left: 44 };
 
 /** The smallest 1, 2 or 5 × 10^k at or above `max` (at least 4, so small counts get whole-number ticks). */
 export function niceMax(max: number): number {
@@ -58,17 +58,17 @@ export function LineChart({ title, description, unit, buckets, series, emptyText
           {[0, top / 2, top].map((tick) => (
             <g key={tick}>
               <line x1={PAD.left} x2={WIDTH - PAD.right} y1={y(tick)} y2={y(tick)} stroke="currentColor" strokeOpacity={tick === 0 ? 0.8 : 0.25} />
-              <text x={PAD.left - 6} y={y(tick)} textAnchor="end" dominantBaseline="middle" fontSize="11" fill="currentColor">
+              <text x={PAD.left - 6} y={y(tick)} textAnchor="end" dominantBaseline="middle" fontSize="13" fill="currentColor">
                 {Number.isInteger(tick) ? tick : tick.toFixed(1)}
               </text>
             </g>
           ))}
-          <text x={4} y={PAD.top} fontSize="10" fill="currentColor" dominantBaseline="hanging" transform={`rotate(-90 4 ${PAD.top})`} textAnchor="end">
+          <text x={4} y={PAD.top} fontSize="12" fill="currentColor" dominantBaseline="hanging" transform={`rotate(-90 4 ${PAD.top})`} textAnchor="end">
             {unit}
           </text>
           {buckets.map((at, i) =>
             i % labelEvery === 0 || i === buckets.length - 1 ? (
-              <text key={at} x={x(i)} y={HEIGHT - 8} textAnchor={i === 0 ? "start" : i === buckets.length - 1 ? "end" : "middle"} fontSize="11" fill="currentColor">
+              <text key={at} x={x(i)} y={HEIGHT - 8} textAnchor={i === 0 ? "start" : i === buckets.length - 1 ? "end" : "middle"} fontSize="13" fill="currentColor">
                 {timeLabel(at)}
               </text>
             ) : null,
