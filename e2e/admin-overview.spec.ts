@@ -26,6 +26,7 @@ test("an admin opens the overview, sees the charts, and sees a new notification 
   await expect(page.getByRole("heading", { name: "Failed per minute" })).toBeVisible();
   await expect(page.getByRole("heading", { name: "Queue depth now" })).toBeVisible();
   await expect(page.getByRole("heading", { name: "In-app funnel" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Queue depth while this page is open" })).toBeVisible();
   await expect(page.getByRole("list", { name: "Sent per minute: legend" }).getByRole("listitem")).toHaveText(["In-app", "Push", "Email", "SMS"]);
   await expect(page.getByTestId("overview-updated")).toContainText("Live · updated");
   for (const queue of ["fanout", "push", "email", "sms"]) await expect(page.getByTestId(`queue-${queue}`)).toBeVisible();

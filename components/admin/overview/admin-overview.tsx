@@ -2,10 +2,10 @@
 
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { format } from "date-fns";
-import { useId, useState } from "react";
+import { useEffect, useId, useState } from "react";
 import { adminApi } from "@/components/admin/admin-api";
 import { LineChart, type Series } from "@/components/admin/overview/line-chart";
-import { OVERVIEW_WINDOWS, type Overview, type OverviewChannel, type OverviewWindow } from "@/server/metrics/overview.schema";
+import { OVERVIEW_QUEUES, OVERVIEW_WINDOWS, type Overview, type OverviewChannel, type OverviewWindow } from "@/server/metrics/overview.schema";
 
 const CHANNELS: { key: OverviewChannel; label: string; color: string; dash?: string }[] = [
   { key: "in_app", label: "In-app", color: "#4f6bed" },
@@ -16,7 +16,7 @@ const CHANNELS: { key: OverviewChannel; label: string; color: string; dash?: str
 
 const WINDOW_LABELS: Record<OverviewWindow, string> = { "15m": "15 minutes", "1h": "1 hour", "6h": "6 hours", "24h": "24 hours" };
 
-const QUEUE_LABELS: Record<NonNullable<Overview["queues"]>[number]["queue"], string> = { fanout: "Fan-out", push: "Push", email: "Email", sms: "SMS" };
+const QUEUE_LABELS: Record<QueueName, string> = { fanout: "Fan-out", push: "Push", email: "Email", sms: "SMS" };
 const QUEUE_STATES = [
   { key: "waiting", label: "Waiting", className: "bg-brand-500" },
   { key: "active", label: "Active", className: "bg-emerald-500" },
@@ -30,6 +30,17 @@ const FUNNEL = [
   { key: "opened", label: "Opened", help: "seen in the bell or the inbox" },
   { key: "clicked", label: "Clicked", help: "its target opened" },
 ] as const;
+
+/** Queue samples kept while the page is open (10 minutes at one every 5 s). */
+const HISTORY_SAMPLES = 120;
+type QueueName = (typeof OVERVIEW_QUEUES)[number];
+type QueueSample = { at: string; depth: Record<QueueName, number> };
+const QUEUE_COLORS: Record<QueueName, { color: string; dash?: string }> = {
+  fanout: { color: "#64748b" },
+  push: { color: "#d97706", dash: "6 3" },
+  email: { color: "#059669", dash: "2 3" },
+  sms: { color: "#c026d3", dash: "8 3 2 3" },
+};
 
 const perBucket = (seconds: number) => (seconds === 60 ? "per minute" : `per ${seconds / 60} minutes`);
 
@@ -48,6 +59,14 @@ export function AdminOverview() {
   });
   const data = overview.data;
   const windowLabel = WINDOW_LABELS[range];
+  // BullMQ keeps no history of its depth: the page keeps what it read, to show a trend.
+  const [history, setHistory] = useState<QueueSample[]>([]);
+  useEffect(() => {
+    const queues = data?.queues;
+    if (!data || !queues) return;
+    const depth = Object.fromEntries(queues.map((q) => [q.queue, q.waiting + q.active + q.delayed])) as QueueSample["depth"];
+    setHistory((samples) => (samples.at(-1)?.at === data.to ? samples : [...samples, { at: data.to, depth }].slice(-HISTORY_SAMPLES)));
+  }, [data]);
   return (
     <div className="space-y-5 px-4 py-4 text-sm">
       <div className="flex flex-wrap items-center justify-between gap-3">
@@ -104,8 +123,17 @@ export function AdminOverview() {
           </div>
           <div className="grid gap-4 lg:grid-cols-2">
             <Queues queues={data.queues} />
-            <Funnel funnel={data.funnel} windowLabel={windowLabel} />
+            <LineChart
+              title="Queue depth while this page is open"
+              description="Jobs waiting, running or delayed in each queue, at every refresh of this page (BullMQ keeps no history)."
+              unit="jobs"
+              timeFormat="HH:mm:ss"
+              buckets={history.map((h) => h.at)}
+              series={OVERVIEW_QUEUES.map((q): Series => ({ key: q, label: QUEUE_LABELS[q], ...QUEUE_COLORS[q], values: history.map((h) => h.depth[q]) }))}
+              emptyText={data.queues === null ? "Unavailable: Redis did not answer." : history.length === 0 ? "Waiting for the first reading." : "Every queue has been empty since this page opened."}
+            />
           </div>
+          <Funnel funnel={data.funnel} windowLabel={windowLabel} />
         </>
       )}
     </div>
@@ -183,7 +211,7 @@ function Queues({ queues }: { queues: Overview["queues"] }) {
             <tbody>
               {queues.map((q) => (
                 <tr key={q.queue} className="border-t border-slate-200 dark:border-slate-800" data-testid={`queue-${q.queue}`}>
-                  <th scope="row" className="py-2 text-left font-normal">
+                  <th scope="row" className="py-2 pr-3 text-left font-normal whitespace-nowrap">
                     {QUEUE_LABELS[q.queue]}
                   </th>
                   <td className="pr-3">

@@ -17,15 +17,32 @@ export function niceMax(max: number): number {
   return 10 * magnitude;
 }
 
-const timeLabel = (iso: string) => format(new Date(iso), "HH:mm");
 
 /**
  * A line per series over time buckets, drawn as plain SVG: a title, the y scale (count per bucket),
  * time labels, a legend that names each line (colour and dash pattern, so colour is not the only
  * cue), an empty state, and the same numbers as a table for screen readers.
  */
-export function LineChart({ title, description, unit, buckets, series, emptyText }: { title: string; description: string; unit: string; buckets: string[]; series: Series[]; emptyText: string }) {
+export function LineChart({
+  title,
+  description,
+  unit,
+  buckets,
+  series,
+  emptyText,
+  timeFormat = "HH:mm",
+}: {
+  title: string;
+  description: string;
+  unit: string;
+  buckets: string[];
+  series: Series[];
+  emptyText: string;
+  /** date-fns pattern of the time labels. */
+  timeFormat?: string;
+}) {
   const headingId = useId();
+  const timeLabel = (iso: string) => format(new Date(iso), timeFormat);
   const max = Math.max(0, ...series.flatMap((s) => s.values));
   const top = niceMax(max);
   const plotWidth = WIDTH - PAD.left - PAD.right;
