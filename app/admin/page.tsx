@@ -1,8 +1,9 @@
-// /admin – the admin dashboard (admins only): types and templates, service keys
+// /admin – the admin dashboard (admins only): types and templates, service keys, deliveries
 import { notFound, redirect } from "next/navigation";
 import { getSessionUser } from "@/server/auth/get-session-user";
 import { AppShell } from "@/components/app-shell";
 import { AdminDashboard } from "@/components/admin/admin-dashboard";
+import { AdminNav } from "@/components/admin/admin-nav";
 
 export const dynamic = "force-dynamic";
 
@@ -15,6 +16,7 @@ export default async function AdminPage() {
     <AppShell user={user}>
       <main className="mx-auto w-full max-w-6xl flex-1 overflow-y-auto">
         <h1 className="px-4 pt-4 text-xl font-semibold">Admin</h1>
+        <AdminNav />
         <AdminDashboard />
       </main>
     </AppShell>

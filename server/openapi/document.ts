@@ -14,6 +14,7 @@ import { previewInputSchema, typeInputSchema } from "@/server/types/types.schema
 import { topicSubscribersInputSchema } from "@/server/topics/topics.schema";
 import { tokenInputSchema, userInputSchema, userSchema } from "@/server/users/users.schema";
 import { demoEventSchema } from "@/server/demo/send-demo-event";
+import { overviewQuerySchema, overviewSchema } from "@/server/metrics/overview.schema";
 
 type Auth = "service" | "admin" | "user" | "none" | "signed" | "webhook";
 type Operation = {
@@ -82,6 +83,9 @@ const ROUTES: Record<string, Partial<Record<Method, Operation>>> = {
   "/api/v1/admin/dead-letters": { get: { summary: "Dead letters by channel", auth: "admin", query: deadLetterQuerySchema, ok: { status: 200, description: "{deadLetters}", schema: anyObject } } },
   "/api/v1/admin/dead-letters/{id}": { delete: { summary: "Discard a dead letter", auth: "admin", ok: { status: 200, description: "discarded", schema: anyObject } } },
   "/api/v1/admin/dead-letters/replay": { post: { summary: "Replay dead letters (some or all of a channel)", auth: "admin", body: replayInputSchema, ok: { status: 200, description: "{replayed}", schema: anyObject } } },
+  "/api/v1/admin/overview": {
+    get: { summary: "Sent and failed per channel over time, queue depths and the in-app funnel, for a window", auth: "admin", query: overviewQuerySchema, ok: { status: 200, description: "the overview", schema: overviewSchema } },
+  },
   "/api/v1/admin/local-outbox": { get: { summary: "Emails and SMS kept locally when no provider is configured", auth: "admin", ok: { status: 200, description: "{messages}", schema: anyObject } } },
   "/api/v1/admin/suppressions": {
     get: { summary: "Suppressed addresses (bounced, complained, STOP)", auth: "admin", ok: { status: 200, description: "{suppressions}", schema: anyObject } },
