@@ -10,6 +10,7 @@ ALTER TABLE "notifications_unpartitioned" RENAME CONSTRAINT "notifications_pkey"
 ALTER INDEX "notifications_user_id_sort_at_id_idx" RENAME TO "notifications_unpartitioned_user_idx";
 ALTER INDEX "notifications_trigger_id_user_id_created_at_key" RENAME TO "notifications_unpartitioned_trigger_idx";
 ALTER INDEX "notifications_expiring_idx" RENAME TO "notifications_unpartitioned_expiring_idx";
+ALTER INDEX "notifications_created_at_idx" RENAME TO "notifications_unpartitioned_created_at_idx";
 
 CREATE TABLE "notifications" (LIKE "notifications_unpartitioned" INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)
   PARTITION BY RANGE ("created_at");
@@ -17,6 +18,8 @@ ALTER TABLE "notifications" ADD CONSTRAINT "notifications_pkey" PRIMARY KEY ("id
 CREATE UNIQUE INDEX "notifications_trigger_id_user_id_created_at_key" ON "notifications"("trigger_id", "user_id", "created_at");
 CREATE INDEX "notifications_user_id_sort_at_id_idx" ON "notifications"("user_id", "sort_at" DESC, "id" DESC);
 CREATE INDEX "notifications_expiring_idx" ON "notifications"("expires_at") WHERE "expires_at" IS NOT NULL;
+-- (Within a month's partition: the admin overview's recent window.)
+CREATE INDEX "notifications_created_at_idx" ON "notifications" USING BRIN ("created_at");
 
 CREATE TABLE "notifications_default" PARTITION OF "notifications" DEFAULT WITH (fillfactor = 90);
 
