@@ -167,6 +167,8 @@ const pickWeb = () => (webUrls.length ? webUrls[nextWeb++ % webUrls.length]! : n
 
 // Every process that exits without being killed here is reported and restarted, as a supervisor would.
 const plannedKills = new Set<Proc>();
+/** Restarts still under way; the drain waits for them. */
+const restarts = new Set<Promise<void>>();
 const unplannedExits: string[] = [];
 let shuttingDown = false;
 function supervise(proc: Proc): void {
@@ -175,7 +177,9 @@ function supervise(proc: Proc): void {
     unplannedExits.push(`${proc.name} (exit ${code ?? proc.child.signalCode})`);
     webUrls = webUrls.filter((u) => u !== webOf.get(proc));
     say(`!! ${proc.name} exited by itself (${code ?? proc.child.signalCode}); restarting it`);
-    await restart(proc);
+    const restarting = restart(proc).then(() => undefined);
+    restarts.add(restarting);
+    void restarting.finally(() => restarts.delete(restarting));
   });
 }
 async function restart(proc: Proc): Promise<Proc | null> {
@@ -302,7 +306,7 @@ function expectedChannels(type: string, user: User): Channel[] {
 // --- the load -----------------------------------------------------------------------------------------
 
 type Sent = { ref: string; type: string; recipients: string[]; body: Record<string, unknown> };
-type Outcome = { sent: Sent; triggerId: string | null; status: number | null; attempts: number; error?: string };
+type Outcome = { sent: Sent; triggerId: string | null; status: number | null; attempts: number; error?: string; acceptedAfterMs?: number };
 const outcomes: Outcome[] = [];
 const inFlight = new Set<Promise<void>>();
 const clientStats = { requests: 0, retries: 0, networkErrors: 0, timeouts: 0, status5xx: 0, status429: 0 };
@@ -326,7 +330,8 @@ async function submit(sent: Sent): Promise<void> {
   const outcome: Outcome = { sent, triggerId: null, status: null, attempts: 0 };
   outcomes.push(outcome);
   const payload = JSON.stringify(sent.body);
-  const giveUpAt = Date.now() + 120_000;
+  const began = Date.now();
+  const giveUpAt = began + 120_000;
   for (;;) {
     const url = pickWeb();
     if (url) {
@@ -344,6 +349,7 @@ async function submit(sent: Sent): Promise<void> {
         outcome.status = response.status;
         if (response.status === 202 || response.status === 200) {
           outcome.triggerId = (JSON.parse(text) as { id: string }).id;
+          outcome.acceptedAfterMs = Date.now() - began;
           return;
         }
         if (response.status === 429) clientStats.status429++;
@@ -381,11 +387,15 @@ async function runLoad(): Promise<void> {
 
 type FaultKind = "fanout" | "channels" | "relay" | "web" | "redis" | "providers";
 const FAULT_KINDS: FaultKind[] = ["fanout", "channels", "relay", "web", "redis", "providers"];
-const faults: { at: string; kind: FaultKind; what: string }[] = [];
+const faults: { at: string; atMs: number; kind: FaultKind; what: string }[] = [];
 let loadRunning = true;
 
 const alive = (part: string) => system.processes.filter((p) => p.name.startsWith(`${part}-`) && p.child.exitCode === null && p.child.signalCode === null && !plannedKills.has(p));
 
+/**
+ * SIGKILLs one process of the part and starts a new one after a while, in the background: the next
+ * fault does not wait for it, so faults overlap (both fan-out workers may be down at once).
+ */
 async function killAndRestart(part: "fanout" | "channels" | "relay" | "web"): Promise<string> {
   const victims = alive(part);
   if (victims.length === 0) return `no ${part} alive to kill`;
@@ -396,10 +406,15 @@ async function killAndRestart(part: "fanout" | "channels" | "relay" | "web"): Pr
   await victim.exited;
   const downMs = faultRandom.int(200, part === "web" ? 4000 : 3000);
   say(`fault: SIGKILL ${victim.name} (pid ${victim.child.pid}); restarting in ${downMs} ms`);
-  await sleep(downMs);
-  const started = Date.now();
-  const fresh = await restart(victim);
-  return `SIGKILL ${victim.name}, down ${downMs} ms, ${fresh ? `${fresh.name} ready in ${Date.now() - started} ms` : "NOT restarted"}`;
+  const restarting = (async () => {
+    await sleep(downMs);
+    const started = Date.now();
+    const fresh = await restart(victim);
+    say(`       ${fresh ? `${fresh.name} replaces ${victim.name}, ready ${Date.now() - started} ms after its start` : `${victim.name} NOT replaced`}`);
+  })();
+  restarts.add(restarting);
+  void restarting.finally(() => restarts.delete(restarting));
+  return `SIGKILL ${victim.name}, restarted after ${downMs} ms`;
 }
 
 async function injectFault(kind: FaultKind): Promise<string> {
@@ -435,9 +450,10 @@ async function runFaults(): Promise<void> {
     if (round.length === 0) round = faultRandom.shuffle(FAULT_KINDS);
     const kind = round.shift()!;
     const at = stamp();
+    const atMs = Date.now();
     const what = await injectFault(kind);
-    faults.push({ at, kind, what });
-    say(`       ${what}`);
+    faults.push({ at, atMs, kind, what });
+    if (kind === "redis" || kind === "providers") say(`       ${what}`);
     const gap = faultRandom.int(1500, 5000);
     const until = Date.now() + gap;
     while (loadRunning && Date.now() < until) await sleep(100);
@@ -539,8 +555,9 @@ try {
   const faulting = runFaults();
   await runLoad();
   loadRunning = false;
-  say(`load stopped after ${outcomes.length} triggers; waiting for the fault in progress and ${inFlight.size} requests still retrying`);
+  say(`load stopped after ${outcomes.length} triggers; waiting for the fault in progress, the restarts and ${inFlight.size} requests still retrying`);
   await faulting;
+  while (restarts.size) await Promise.all([...restarts]);
   await Promise.all([...inFlight]);
 
   say(`draining (at most ${drainTimeoutS} s) …`);
@@ -592,15 +609,41 @@ try {
   // never got an answer for are set aside (they may rightly arrive, or not).
   const acceptedRefs = new Set(accepted.map((o) => o.sent.ref));
   const seenBy: Record<(typeof SENT_CHANNELS)[number], Map<string, number>> = { push: new Map(), email: new Map(), sms: new Map() };
-  const count = (channel: (typeof SENT_CHANNELS)[number], ref: string | undefined, user: User | undefined) => {
+  const arrivals = new Map<string, number[]>();
+  const count = (channel: (typeof SENT_CHANNELS)[number], ref: string | undefined, user: User | undefined, at: number) => {
     if (!ref || !acceptedRefs.has(ref)) return;
     const key = pairKey(ref, user?.id ?? "(unknown address)");
     seenBy[channel].set(key, (seenBy[channel].get(key) ?? 0) + 1);
+    arrivals.set(`${channel}|${key}`, [...(arrivals.get(`${channel}|${key}`) ?? []), at]);
   };
-  for (const email of providers.sent.email) count("email", String(email.body.subject).match(/^Chaos (\S+)/)?.[1], userByEmail.get((email.body.to as string[])[0]!));
-  for (const sms of providers.sent.sms) count("sms", String(sms.body.Body).match(/^Chaos (\S+)/)?.[1], userByPhone.get(String(sms.body.To)));
-  for (const received of push.received) count("push", String(received.payload.body), userByDevice.get(received.subscription));
+  for (const email of providers.sent.email) count("email", String(email.body.subject).match(/^Chaos (\S+)/)?.[1], userByEmail.get((email.body.to as string[])[0]!), email.at);
+  for (const sms of providers.sent.sms) count("sms", String(sms.body.Body).match(/^Chaos (\S+)/)?.[1], userByPhone.get(String(sms.body.To)), sms.at);
+  for (const received of push.received) count("push", String(received.payload.body), userByDevice.get(received.subscription), received.at);
   for (const channel of SENT_CHANNELS) results[channel] = compare(expectedBy[channel], seenBy[channel], samples, channel);
+
+  // For whoever investigates a duplicate: when each copy arrived and what the attempt log says, on
+  // the same clock as the fault list.
+  const since = (ms: number) => `+${((ms - runStart) / 1000).toFixed(2)}s`;
+  const triggerOfRef = new Map(accepted.map((o) => [o.sent.ref, o.triggerId!]));
+  const duplicates: string[] = [];
+  for (const channel of SENT_CHANNELS) {
+    for (const [key, n] of seenBy[channel]) {
+      if (n < 2 || duplicates.length >= 10) continue;
+      const [ref, userId] = key.split("|") as [string, string];
+      const { rows: log } = await db.query<{ at: Date; outcome: string; error: string | null }>(
+        "SELECT at, outcome, error FROM delivery_attempts WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 ORDER BY id",
+        [triggerOfRef.get(ref), userId, channel],
+      );
+      const first = arrivals.get(`${channel}|${key}`)![0]!;
+      // The fault just before the first copy arrived, if one was that close.
+      const near = faults.filter((f) => f.atMs <= first + 500 && f.atMs >= first - 3000).pop();
+      duplicates.push(
+        `${channel} ${key} (trigger ${triggerOfRef.get(ref)}): arrived ${arrivals.get(`${channel}|${key}`)!.map(since).join(", ")}` +
+          `${near ? ` (the first ${((first - near.atMs) / 1000).toFixed(2)} s after ${near.what.split(",")[0]})` : ""}; attempt log: ` +
+          (log.map((l) => `${l.outcome}${l.error ? ` (${l.error.slice(0, 60)})` : ""} ${since(l.at.getTime())}`).join(", ") || "empty"),
+      );
+    }
+  }
 
   // Where a missing send stands in PostgreSQL (a hint for whoever investigates).
   const { rows: statuses } = await db.query<{ channel: string; status: string; reason: string | null; n: number }>(
@@ -620,6 +663,9 @@ try {
   console.log(`chaos run ${RUN} (seed ${seed}): ${durationS} s at ${rate}/s, ${webCount} web nodes, ${workerCount} relays, fan-out and channel workers each`);
   console.log("");
   console.log(`triggers sent ${outcomes.length}, accepted ${accepted.length} (${accepted.filter((o) => o.attempts > 1).length} after a retry), refused ${refused.length}, unanswered ${unanswered.length} (${storedUnanswered.length} of them stored)`);
+  const waits = accepted.map((o) => o.acceptedAfterMs!).sort((a, b) => a - b);
+  const pct = (p: number) => waits[Math.min(waits.length - 1, Math.ceil((p / 100) * waits.length) - 1)] ?? 0;
+  console.log(`time to acceptance, retries included: p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${pct(100)} ms`);
   console.log(`requests ${clientStats.requests}: retries ${clientStats.retries} after ${clientStats.networkErrors} network errors, ${clientStats.timeouts} timeouts, ${clientStats.status5xx} 5xx, ${clientStats.status429} 429`);
   console.log(`stored twice (idempotency) ${duplicateTriggers.length}; accepted but not completed ${acceptedNotCompleted.length}; users with a seq gap ${seqGaps}`);
   console.log("");
@@ -643,6 +689,7 @@ try {
   for (const f of faults) console.log(`  ${f.at} ${f.what}`);
   if (refused.length) console.log(`refused: ${refused.slice(0, 5).map((o) => `${o.sent.ref} ${o.status} ${o.error}`).join("; ")}`);
   if (samples.length) console.log(`examples:\n  ${samples.join("\n  ")}`);
+  if (duplicates.length) console.log(`duplicates in detail:\n  ${duplicates.join("\n  ")}`);
 
   const lost = Object.values(results).reduce((a, t) => a + t.missing, 0);
   const doubled = Object.values(results).reduce((a, t) => a + t.duplicated + t.unexpected, 0);
