@@ -1,5 +1,5 @@
 // npm run chaos -- [--duration 60] [--rate 20] [--users 200] [--seed N] [--web 2] [--workers 2]
-//                  [--drain-timeout 300] [--log FILE] [--keep]
+//                  [--faults fanout,channels,relay,web,redis,providers] [--drain-timeout 300] [--log FILE] [--keep]
 // Starts the real system (web nodes, relays, fan-out and channel workers as processes) on a fresh
 // database and a PRIVATE redis-server, with local stand-ins for the email API, the SMS API and a web
 // push service. It sends a steady stream of triggers (explicit lists and topics; an in-app-only type
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     web: { type: "string", default: "2" },
     workers: { type: "string", default: "2" },
     "drain-timeout": { type: "string", default: "300" },
+    faults: { type: "string", default: "fanout,channels,relay,web,redis,providers" },
     log: { type: "string" },
     keep: { type: "boolean", default: false },
     // Not in the README: proves the checks can fail (deletes one inbox row and fakes one duplicate
@@ -64,6 +65,12 @@ for (const [name, value, min] of [
   }
 }
 const logFile = values.log ?? `/tmp/chaos-${seed}.log`;
+const ALL_FAULTS: FaultKind[] = ["fanout", "channels", "relay", "web", "redis", "providers"];
+const FAULT_KINDS = values.faults.split(",").filter(Boolean) as FaultKind[];
+if (FAULT_KINDS.some((k) => !ALL_FAULTS.includes(k))) {
+  console.error(`--faults takes a comma-separated list of ${ALL_FAULTS.join(", ")}`);
+  process.exit(2);
+}
 
 // --- randomness -------------------------------------------------------------------------------------
 
@@ -343,7 +350,7 @@ async function submit(sent: Sent): Promise<void> {
           method: "POST",
           headers: { authorization: `Bearer ${system.serviceKey}`, "content-type": "application/json", "idempotency-key": sent.ref },
           body: payload,
-          signal: AbortSignal.timeout(10_000),
+          signal: AbortSignal.timeout(20_000),
         });
         const text = await response.text();
         outcome.status = response.status;
@@ -366,7 +373,7 @@ async function submit(sent: Sent): Promise<void> {
       }
     }
     if (Date.now() > giveUpAt) return;
-    await sleep(Math.min(2000, 100 * 2 ** Math.min(outcome.attempts, 5)) * (0.5 + Math.random()));
+    await sleep(Math.min(5000, 100 * 2 ** Math.min(outcome.attempts, 6)) * (0.5 + Math.random()));
   }
 }
 
@@ -386,9 +393,10 @@ async function runLoad(): Promise<void> {
 // --- the faults ---------------------------------------------------------------------------------------
 
 type FaultKind = "fanout" | "channels" | "relay" | "web" | "redis" | "providers";
-const FAULT_KINDS: FaultKind[] = ["fanout", "channels", "relay", "web", "redis", "providers"];
 const faults: { at: string; atMs: number; kind: FaultKind; what: string }[] = [];
 let loadRunning = true;
+/** When the current fault struck (the SIGKILL, or the provider starting to fail). */
+let struckAt = 0;
 
 const alive = (part: string) => system.processes.filter((p) => p.name.startsWith(`${part}-`) && p.child.exitCode === null && p.child.signalCode === null && !plannedKills.has(p));
 
@@ -402,6 +410,7 @@ async function killAndRestart(part: "fanout" | "channels" | "relay" | "web"): Pr
   const victim = faultRandom.pick(victims);
   plannedKills.add(victim);
   if (part === "web") webUrls = webUrls.filter((u) => u !== webOf.get(victim));
+  struckAt = Date.now();
   victim.child.kill("SIGKILL");
   await victim.exited;
   const downMs = faultRandom.int(200, part === "web" ? 4000 : 3000);
@@ -421,6 +430,7 @@ async function injectFault(kind: FaultKind): Promise<string> {
   if (kind === "redis") {
     const downMs = faultRandom.int(1000, 5000);
     redisDown = true;
+    struckAt = Date.now();
     await redis.stop();
     say(`fault: SIGKILL redis-server on port ${redis.port} (all queues and caches lost); restarting in ${downMs} ms`);
     await sleep(downMs);
@@ -430,6 +440,7 @@ async function injectFault(kind: FaultKind): Promise<string> {
   }
   if (kind === "providers") {
     const downMs = faultRandom.int(1000, 4000);
+    struckAt = Date.now();
     providers.failWith("email", { status: 503 });
     providers.failWith("sms", { status: 503 });
     say(`fault: email and SMS providers answer 503 for ${downMs} ms`);
@@ -446,13 +457,11 @@ async function runFaults(): Promise<void> {
   let round: FaultKind[] = [];
   // Not in the first seconds: let the load reach its pace first.
   await sleep(faultRandom.int(2000, 4000));
-  while (loadRunning) {
+  while (loadRunning && FAULT_KINDS.length) {
     if (round.length === 0) round = faultRandom.shuffle(FAULT_KINDS);
     const kind = round.shift()!;
-    const at = stamp();
-    const atMs = Date.now();
     const what = await injectFault(kind);
-    faults.push({ at, atMs, kind, what });
+    faults.push({ at: `[+${((struckAt - runStart) / 1000).toFixed(1).padStart(6)}s]`, atMs: struckAt, kind, what });
     if (kind === "redis" || kind === "providers") say(`       ${what}`);
     const gap = faultRandom.int(1500, 5000);
     const until = Date.now() + gap;
@@ -635,11 +644,11 @@ try {
         [triggerOfRef.get(ref), userId, channel],
       );
       const first = arrivals.get(`${channel}|${key}`)![0]!;
-      // The fault just before the first copy arrived, if one was that close.
-      const near = faults.filter((f) => f.atMs <= first + 500 && f.atMs >= first - 3000).pop();
+      // A fault that struck within a few seconds after the first copy arrived (or just before it).
+      const near = faults.find((f) => f.atMs >= first - 500 && f.atMs <= first + 3000);
       duplicates.push(
         `${channel} ${key} (trigger ${triggerOfRef.get(ref)}): arrived ${arrivals.get(`${channel}|${key}`)!.map(since).join(", ")}` +
-          `${near ? ` (the first ${((first - near.atMs) / 1000).toFixed(2)} s after ${near.what.split(",")[0]})` : ""}; attempt log: ` +
+          `${near ? ` (the first ${((near.atMs - first) / 1000).toFixed(2)} s before ${near.what.split(",")[0]})` : ""}; attempt log: ` +
           (log.map((l) => `${l.outcome}${l.error ? ` (${l.error.slice(0, 60)})` : ""} ${since(l.at.getTime())}`).join(", ") || "empty"),
       );
     }
