@@ -29,6 +29,8 @@ export async function startProviderStandIns(options: { emailKey: string; smsSid:
   const behaviour: Record<"email" | "sms", Behaviour> = { email: { failure: null, delayMs: 0 }, sms: { failure: null, delayMs: 0 } };
   const sent: Record<"email" | "sms", Received[]> = { email: [], sms: [] };
   const attempts: Record<"email" | "sms", number> = { email: 0, sms: 0 };
+  /** Requests answered from an earlier one with the same idempotency key (nothing sent again). */
+  const replayed: Record<"email" | "sms", number> = { email: 0, sms: 0 };
   const seen = new Map<string, { body: string; response: string }>();
 
   const reply = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -79,6 +81,7 @@ export async function startProviderStandIns(options: { emailKey: string; smsSid:
       const earlier = seen.get(`${channel}:${key}`);
       if (earlier) {
         if (earlier.body !== raw) return reply(res, 409, { statusCode: 409, name: "invalid_idempotent_request", message: "same key, other body" });
+        replayed[channel]++;
         res.writeHead(200, { "content-type": "application/json" });
         return res.end(earlier.response);
       }
@@ -95,6 +98,7 @@ export async function startProviderStandIns(options: { emailKey: string; smsSid:
     url,
     sent,
     attempts,
+    replayed,
     failWith: (channel: "email" | "sms", failure: Failure | null) => void (behaviour[channel].failure = failure),
     slow: (channel: "email" | "sms", delayMs: number) => void (behaviour[channel].delayMs = delayMs),
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),

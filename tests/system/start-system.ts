@@ -54,9 +54,12 @@ export async function dropTestDatabase(url: string): Promise<void> {
   await client.end();
 }
 
-/** A private redis-server on a free port, for tests that flush or kill Redis. */
-export async function startPrivateRedis(): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
-  const port = await freePort();
+/**
+ * A private redis-server on a free port, for tests that flush or kill Redis. `port` starts it on a
+ * given one instead (a restart after a kill, where every process still points at the old URL).
+ */
+export async function startPrivateRedis(options: { port?: number } = {}): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+  const port = options.port ?? (await freePort());
   const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -85,12 +88,17 @@ export async function startPrivateRedis(): Promise<{ url: string; port: number; 
 
 const entries = { web: "server.ts", relay: "workers/relay.ts", fanout: "workers/fanout.ts", channels: "workers/channels.ts" } as const;
 
-function startProcess(part: keyof typeof entries, env: NodeJS.ProcessEnv, index: number, nodeArgs: string[] = []): Promise<Proc> {
+function startProcess(part: keyof typeof entries, env: NodeJS.ProcessEnv, index: number, nodeArgs: string[] = [], output?: NodeJS.WritableStream): Promise<Proc> {
   const child = fork(entries[part], [], {
     execArgv: [...tsx, ...nodeArgs],
     env: { ...env, NOTIFY_SERVICE: `${part}-${index}`, ...(part === "web" ? { PORT: "0" } : {}) },
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    stdio: ["ignore", output ? "pipe" : "inherit", output ? "pipe" : "inherit", "ipc"],
   });
+  if (output) {
+    // Written, not piped: a run that restarts processes many times would pile listeners on `output`.
+    child.stdout?.on("data", (chunk: Buffer) => output.write(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => output.write(chunk));
+  }
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${part} did not become ready in 60 s`)), 60_000);
@@ -119,6 +127,8 @@ export type SystemOptions = {
   redisUrl?: string;
   databaseUrl?: string;
   env?: Record<string, string>;
+  /** Where the processes' logs go (default: this process's stdout and stderr). */
+  output?: NodeJS.WritableStream;
 };
 
 export async function startSystem(options: SystemOptions = {}): Promise<System> {
@@ -142,7 +152,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const processes: Proc[] = [];
   const counters = { web: 0, relay: 0, fanout: 0, channels: 0 };
   const startPart = async (part: keyof typeof entries, envOverride: Record<string, string> = {}) => {
-    const proc = await startProcess(part, { ...env, ...envOverride }, counters[part]++, options.nodeArgs?.[part]);
+    const proc = await startProcess(part, { ...env, ...envOverride }, counters[part]++, options.nodeArgs?.[part], options.output);
     processes.push(proc);
     return proc;
   };
