@@ -80,6 +80,13 @@ test("push: asked after engagement, subscribed, delivered, and a click opens the
         { timeout: 15_000 },
       )
       .toEqual([["Ann mentioned you", "ping"]]);
+    // The same delivery again (as after a worker died mid-request): still one notification, shown
+    // again without a sound.
+    expect(payload.delivery).toEqual(expect.any(String));
+    await cdp.send("ServiceWorker.deliverPushMessage", { origin: baseUrl(), registrationId, data: JSON.stringify({ ...payload, repeat: true }) });
+    await expect
+      .poll(() => page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => [n.title, n.silent, (n.data as { repeat: boolean }).repeat])))
+      .toEqual([["Ann mentioned you", true, true]]);
 
     // The click on the notification (dispatched in the worker, as the OS would).
     await worker.evaluate(async () => {

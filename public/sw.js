@@ -14,6 +14,23 @@ function keepAlive(event, promise) {
   }
 }
 
+// Deliveries this device has shown (the last SHOWN_KEEP), so that a push sent again — the server
+// could not know whether the first one left before its process died — does not ring twice.
+const SHOWN_CACHE = "notify-shown-deliveries-v1";
+const SHOWN_KEEP = 500;
+
+/** Whether `delivery` was shown here before; remembers it either way. */
+async function seenBefore(delivery) {
+  if (!delivery || !self.caches) return false;
+  const cache = await caches.open(SHOWN_CACHE);
+  const key = new Request(`/__shown/${encodeURIComponent(delivery)}`);
+  if (await cache.match(key)) return true;
+  await cache.put(key, new Response(""));
+  const keys = await cache.keys();
+  for (const old of keys.slice(0, Math.max(0, keys.length - SHOWN_KEEP))) await cache.delete(old);
+  return false;
+}
+
 self.addEventListener("push", (event) => {
   let data = {};
   try {
@@ -24,15 +41,20 @@ self.addEventListener("push", (event) => {
   const title = data.title || "New notification";
   keepAlive(
     event,
-    self.registration.showNotification(title, {
-      body: data.body || "",
-      icon: data.icon || "/icon.svg",
-      tag: data.tag || undefined,
-      // Only the user's primary device makes a sound; the others show it quietly.
-      silent: Boolean(data.silent),
-      renotify: Boolean(data.tag) && !data.silent,
-      data: { url: data.url || "/notifications", notificationId: data.notificationId || null },
-    }),
+    seenBefore(data.delivery)
+      .catch(() => false)
+      .then((repeat) =>
+        // A push must show something; a repeat shows the same notification again, without a sound.
+        self.registration.showNotification(title, {
+          body: data.body || "",
+          icon: data.icon || "/icon.svg",
+          tag: data.tag || data.delivery || undefined,
+          // Only the user's primary device makes a sound; the others show it quietly.
+          silent: Boolean(data.silent) || repeat,
+          renotify: Boolean(data.tag) && !data.silent && !repeat,
+          data: { url: data.url || "/notifications", notificationId: data.notificationId || null, delivery: data.delivery || null, repeat },
+        }),
+      ),
   );
 });
 

@@ -627,7 +627,21 @@ try {
   };
   for (const email of providers.sent.email) count("email", String(email.body.subject).match(/^Chaos (\S+)/)?.[1], userByEmail.get((email.body.to as string[])[0]!), email.at);
   for (const sms of providers.sent.sms) count("sms", String(sms.body.Body).match(/^Chaos (\S+)/)?.[1], userByPhone.get(String(sms.body.To)), sms.at);
-  for (const received of push.received) count("push", String(received.payload.body), userByDevice.get(received.subscription), received.at);
+  // Web push has no idempotency key: a push whose attempt's outcome was lost (its worker died mid-
+  // request) is sent again marked `repeat`, and the service worker shows a delivery it has shown
+  // before only once, silently (public/sw.js). Counted as the device sees it: such a repeat is not a
+  // second notification; any other second copy is a duplicate.
+  const shownOnDevice = new Set<string>();
+  let pushRepeats = 0;
+  for (const received of push.received) {
+    const shown = `${received.subscription}|${String(received.payload.delivery)}`;
+    if (shownOnDevice.has(shown) && received.payload.repeat === true) {
+      pushRepeats++;
+      continue;
+    }
+    shownOnDevice.add(shown);
+    count("push", String(received.payload.body), userByDevice.get(received.subscription), received.at);
+  }
   for (const channel of SENT_CHANNELS) results[channel] = compare(expectedBy[channel], seenBy[channel], samples, channel);
 
   // For whoever investigates a duplicate: when each copy arrived and what the attempt log says, on
@@ -689,7 +703,7 @@ try {
   // Resend and Twilio do); the count shows how often the system leaned on that.
   console.log(
     `provider requests: email ${providers.attempts.email} (${providers.replayed.email} answered from the idempotency key), SMS ${providers.attempts.sms} (${providers.replayed.sms} from the key); ` +
-      `push ${push.received.length} received, ${push.rejected.length} rejected`,
+      `push ${push.received.length} received (${pushRepeats} repeats of a push whose first attempt's outcome was lost, shown once by the device), ${push.rejected.length} rejected`,
   );
   console.log(`deliveries in PostgreSQL: ${statuses.map((s) => `${s.channel} ${s.status}${s.reason ? `/${s.reason}` : ""} ${s.n}`).join(", ")}`);
   console.log(`drain: ${drained.drained ? `${drained.seconds.toFixed(1)} s` : `NOT drained in ${drainTimeoutS} s`}`);

@@ -229,6 +229,10 @@ async function deliverPush(job: DeliveryJob, row: Row): Promise<Outcome> {
     [job.triggerId, job.userId],
   );
   const finished = new Set(done.filter((d) => d.status === "sent" || d.status === "gone").map((d) => d.subscription_id));
+  // Devices an earlier attempt was sending to when its process died: the push may have gone out
+  // (web push has no idempotency key). Sent again, marked as a repeat; the service worker shows a
+  // delivery it has shown before only once (public/sw.js), so the device still rings once.
+  const inDoubt = new Set(done.filter((d) => d.status === "sending").map((d) => d.subscription_id));
   let sent = done.filter((d) => d.status === "sent").length;
   if (devices.length === 0 && sent === 0) {
     await pool.query("UPDATE deliveries SET status = 'suppressed', reason = 'no_address', updated_at = now() WHERE trigger_id = $1 AND user_id = $2 AND channel = $3 AND status = 'queued'", key);
@@ -249,15 +253,19 @@ async function deliverPush(job: DeliveryJob, row: Row): Promise<Outcome> {
   for (const [index, device] of devices.entries()) {
     if (finished.has(device.id)) continue;
     const primary = index === 0;
+    // 'sending' before the request counts the attempt; its outcome replaces it.
     const record = (status: string, error?: string) =>
       pool.query(
         `INSERT INTO device_deliveries (trigger_id, user_id, subscription_id, status, attempts, last_error, "primary") VALUES ($1, $2, $3, $4, 1, $5, $6)
-         ON CONFLICT (trigger_id, user_id, subscription_id) DO UPDATE SET status = excluded.status, attempts = device_deliveries.attempts + 1,
+         ON CONFLICT (trigger_id, user_id, subscription_id) DO UPDATE SET status = excluded.status,
+                attempts = device_deliveries.attempts + CASE WHEN excluded.status = 'sending' THEN 1 ELSE 0 END,
                 last_error = excluded.last_error, "primary" = excluded."primary", updated_at = now()`,
         [job.triggerId, job.userId, device.id, status, error ?? null, primary],
       );
     try {
-      const { gone } = await sendPush(device, { ...content, notificationId: row.notification_id ?? undefined, tag: topic, silent: !primary }, { priority: row.priority, topic, expiresAt: row.expires_at });
+      await record("sending");
+      const payload = { ...content, notificationId: row.notification_id ?? undefined, tag: topic, silent: !primary, delivery: job.triggerId, ...(inDoubt.has(device.id) ? { repeat: true } : {}) };
+      const { gone } = await sendPush(device, payload, { priority: row.priority, topic, expiresAt: row.expires_at });
       if (gone) {
         await pool.query("DELETE FROM push_subscriptions WHERE id = $1", [device.id]);
         await record("gone", "the push service no longer knows this subscription");

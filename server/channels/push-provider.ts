@@ -7,7 +7,19 @@ import type { Priority } from "@/server/notifications/notifications.schema";
 import { DeliveryError, classifyHttpFailure } from "@/server/channels/delivery-error";
 import type { Subscription } from "@/server/push/subscriptions";
 
-export type PushPayload = { title: string; body: string; url?: string; icon?: string; notificationId?: string; tag: string; silent: boolean };
+export type PushPayload = {
+  title: string;
+  body: string;
+  url?: string;
+  icon?: string;
+  notificationId?: string;
+  tag: string;
+  silent: boolean;
+  /** The delivery (trigger) this push is for: the service worker shows each one once. */
+  delivery?: string;
+  /** Sent again after an attempt whose outcome was lost (the process died mid-request). */
+  repeat?: boolean;
+};
 
 /** How long a push service keeps trying to reach an offline device, and how urgently. */
 const DELIVERY: Record<Priority, { ttl: number; urgency: "high" | "normal" | "low" }> = {

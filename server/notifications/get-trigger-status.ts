@@ -102,7 +102,7 @@ export async function getTriggerStatusOrThrow(triggerId: string, cursor: string 
        UNION ALL
        -- Push, device by device (a device whose subscription is gone is a failure for that device).
        SELECT dd.user_id, 'push', coalesce(ps.device_id, dd.subscription_id::text),
-              CASE dd.status WHEN 'gone' THEN 'failed' ELSE dd.status END,
+              CASE dd.status WHEN 'gone' THEN 'failed' WHEN 'sending' THEN 'queued' ELSE dd.status END,
               CASE dd.status WHEN 'gone' THEN 'subscription_gone' WHEN 'failed' THEN 'provider_error' END, NULL, dd.updated_at
          FROM device_deliveries dd LEFT JOIN push_subscriptions ps ON ps.id = dd.subscription_id
         WHERE dd.trigger_id = $1 AND ($3::text IS NULL OR dd.user_id >= $3)
