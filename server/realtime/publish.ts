@@ -14,7 +14,10 @@ function getEmitter(): Emitter<ServerToClientEvents> {
   if (!globalForEmitter.__notifyEmitter) {
     const redis = createProducerRedis({ enableAutoPipelining: true });
     redis.on("error", () => undefined);
-    globalForEmitter.__notifyEmitter = { emitter: new Emitter<ServerToClientEvents>(redis, { key: socketChannelPrefix() }), redis };
+    // The emitter publishes without looking at the result: while Redis is down each event would be
+    // an unhandled rejection. Best effort (see publishToUser), so the failure is dropped here.
+    const publisher = { publish: (channel: string, message: string | Buffer) => redis.publish(channel, message).catch(() => 0) };
+    globalForEmitter.__notifyEmitter = { emitter: new Emitter<ServerToClientEvents>(publisher, { key: socketChannelPrefix() }), redis };
   }
   return globalForEmitter.__notifyEmitter.emitter;
 }
