@@ -162,14 +162,13 @@ try {
 
   // --- Trigger rate steps ---------------------------------------------------------------------------
   type Done = { sent: number; accepted: number; statuses: Record<string, number>; acceptLatencies: number[]; sendSeconds: number; behind: number };
-  type Samples = { latencies: number[]; received: number; connected: number; unexpectedDisconnects: number };
-  const runStep = (rate: number, seconds: number) =>
-    generator.ask<Done>({ type: "run", rate, seconds, urls: system.webUrls, key: system.serviceKey, users: socketCount, prefix }, "done");
-  const collect = async () => {
-    const all = await Promise.all(holders.map((h) => h.ask<Samples>({ type: "collect" }, "samples")));
+  type Samples = { latencies: number[]; connected: number; unexpectedDisconnects: number };
+  const runStep = (step: string, rate: number, seconds: number) =>
+    generator.ask<Done>({ type: "run", step, rate, seconds, urls: system.webUrls, key: system.serviceKey, users: socketCount, prefix }, "done");
+  const collect = async (step: string) => {
+    const all = await Promise.all(holders.map((h) => h.ask<Samples>({ type: "collect", step }, "samples")));
     return {
       latencies: all.flatMap((s) => s.latencies),
-      received: all.reduce((n, s) => n + s.received, 0),
       connected: all.reduce((n, s) => n + s.connected, 0),
       unexpectedDisconnects: all.reduce((n, s) => n + s.unexpectedDisconnects, 0),
     };
@@ -182,9 +181,11 @@ try {
   };
 
   // Warm-up (first requests compile route handlers and fill connection pools): not measured.
-  await runStep(100, 3);
-  await sleep(2000);
-  await collect();
+  const warm = await runStep("warm-up", 100, 3);
+  for (let seen = 0, waited = 0; seen < warm.accepted && waited < 10_000; waited += 100) {
+    await sleep(100);
+    seen += (await collect("warm-up")).latencies.length;
+  }
 
   type Row = { rate: number; offered: number; delivered: number; accepted: number; sent: number; lost: number; p: number[]; accept99: number; cpu: Map<string, number>; machine: number; ours: number; behind: number; statuses: Record<string, number> };
   const rows: Row[] = [];
@@ -192,21 +193,20 @@ try {
     const cpu0 = snapshot();
     const m0 = machineCpu();
     const wall0 = performance.now();
-    const done = await runStep(rate, stepSeconds);
+    const done = await runStep(`step-${rate}`, rate, stepSeconds);
     const cpu1 = snapshot();
     const m1 = machineCpu();
     const window = performance.now() - wall0;
     // Drain: what is still in flight arrives, or is counted lost after 10 s.
     const drainStart = performance.now();
-    let samples = await collect();
+    let samples = await collect(`step-${rate}`);
     const latencies = samples.latencies;
-    let received = samples.received;
-    while (received < done.accepted && performance.now() - drainStart < 10_000) {
+    while (latencies.length < done.accepted && performance.now() - drainStart < 10_000) {
       await sleep(100);
-      samples = await collect();
+      samples = await collect(`step-${rate}`);
       latencies.push(...samples.latencies);
-      received += samples.received;
     }
+    const received = latencies.length;
     const sorted = latencies.sort((a, b) => a - b);
     const acceptSorted = done.acceptLatencies.sort((a, b) => a - b);
     const cpu = new Map([...cpu1].map(([name, ms]) => [name, ((ms - (cpu0.get(name) ?? 0)) / window) * 100]));

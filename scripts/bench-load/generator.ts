@@ -1,13 +1,13 @@
 // The load generator of `npm run bench:load`, a child process of its own (its CPU is reported apart
 // from the system's). Open loop: triggers leave on schedule whether or not earlier ones were answered,
 // so a slow system shows up as latency instead of as a lower offered rate. Driven over IPC:
-//   → {type: "run", rate, seconds, urls, key, users, prefix}
+//   → {type: "run", step, rate, seconds, urls, key, users, prefix}
 //   ← {type: "done", sent, accepted, statuses, acceptLatencies, sendSeconds, behind}
 // Each trigger goes to one recipient chosen at random among `users` (`<prefix><i>`), with its send
-// time in `data.sentAt` (epoch ms, sub-millisecond) for the socket holders to measure against.
+// time in `data.sentAt` (epoch ms, sub-millisecond) and its step in `data.step`, for the socket holders.
 import http from "node:http";
 
-type Run = { type: "run"; rate: number; seconds: number; urls: string[]; key: string; users: number; prefix: string };
+type Run = { type: "run"; step: string; rate: number; seconds: number; urls: string[]; key: string; users: number; prefix: string };
 
 const now = () => performance.timeOrigin + performance.now();
 // node:http with kept-alive connections: fetch costs several times the CPU per request.
@@ -29,7 +29,7 @@ function post(url: string, key: string, body: unknown): Promise<number> {
   });
 }
 
-async function run({ rate, seconds, urls, key, users, prefix }: Run) {
+async function run({ step, rate, seconds, urls, key, users, prefix }: Run) {
   const total = Math.round(rate * seconds);
   const statuses: Record<string, number> = {};
   const acceptLatencies: number[] = [];
@@ -51,7 +51,7 @@ async function run({ rate, seconds, urls, key, users, prefix }: Run) {
           type: "comment",
           to: [user],
           actor: { id: "load", name: "Load" },
-          data: { sentAt, excerpt: "hello" },
+          data: { sentAt, step, excerpt: "hello" },
         }).then((status) => {
           acceptLatencies.push(now() - sentAt);
           statuses[status] = (statuses[status] ?? 0) + 1;
@@ -66,8 +66,9 @@ async function run({ rate, seconds, urls, key, users, prefix }: Run) {
   return { type: "done", sent, accepted, statuses, acceptLatencies, sendSeconds, behind };
 }
 
-process.on("message", (message: Run) => {
+process.on("message", (message: Run | { type: "close" }) => {
   if (message.type === "run") void run(message).then((result) => process.send!(result));
+  else process.exit(0);
 });
 process.on("disconnect", () => process.exit(0));
 process.send!({ type: "ready" });
