@@ -8,11 +8,12 @@
 // and for each step: achieved throughput, trigger → `notification:new` p50/p95/p99, and the CPU of
 // every process. The answer is the highest rate whose p99 stayed under 100 ms and that kept up.
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { request } from "../tests/system/client";
-import { startSystem } from "../tests/system/start-system";
-import { cpuMs, cpuSnapshot } from "./cpu-usage";
+import pg from "pg";
+import { startPrivateRedis, startSystem } from "../tests/system/start-system";
+import { cpuMs } from "./cpu-usage";
 
 const { values } = parseArgs({
   options: {
@@ -96,7 +97,19 @@ function machineCpu(): { busy: number; total: number } {
 }
 
 const profileArgs = values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [];
+// A Redis of its own, so its CPU is this system's alone (the machine's shared one serves other runs too).
+const redis = await startPrivateRedis();
+const redisPid = readdirSync("/proc")
+  .filter((d) => /^\d+$/.test(d))
+  .find((d) => {
+    try {
+      return readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").join(" ").includes(`redis-server --port ${redis.port} `);
+    } catch {
+      return false;
+    }
+  });
 const system = await startSystem({
+  redisUrl: redis.url,
   webNodes,
   relays: 1,
   fanoutWorkers: Number(values["fanout-workers"]),
@@ -107,6 +120,7 @@ const system = await startSystem({
   nodeArgs: { web: profileArgs, fanout: profileArgs },
 });
 const children: Child[] = [];
+let db: pg.Client | undefined;
 try {
   const webs = system.processes.filter((p) => p.name.startsWith("web"));
   const prefix = "load-";
@@ -173,10 +187,18 @@ try {
       unexpectedDisconnects: all.reduce((n, s) => n + s.unexpectedDisconnects, 0),
     };
   };
-  const snapshot = () => {
-    const s = cpuSnapshot(system);
-    s.delete("bench client");
-    for (const c of children) s.set(c.name.startsWith("socket holder") ? c.name : c.name, cpuMs(c.child.pid!));
+  // PostgreSQL's CPU for this system: the backends connected to its database (the pools keep them
+  // for the whole run; the server's shared background processes are not counted).
+  const client = (db = new pg.Client({ connectionString: system.databaseUrl }));
+  client.on("error", () => undefined);
+  await client.connect();
+  const snapshot = async () => {
+    const s = new Map<string, number>();
+    for (const p of system.processes) s.set(p.name, cpuMs(p.child.pid!));
+    const { rows } = await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    for (const r of rows) s.set(`postgres ${r.pid}`, cpuMs(r.pid));
+    s.set("redis", redisPid ? cpuMs(Number(redisPid)) : NaN);
+    for (const c of children) s.set(c.name, cpuMs(c.child.pid!));
     return s;
   };
 
@@ -190,11 +212,11 @@ try {
   type Row = { rate: number; offered: number; delivered: number; accepted: number; sent: number; lost: number; p: number[]; accept99: number; cpu: Map<string, number>; machine: number; ours: number; behind: number; statuses: Record<string, number> };
   const rows: Row[] = [];
   for (const rate of rates) {
-    const cpu0 = snapshot();
+    const cpu0 = await snapshot();
     const m0 = machineCpu();
     const wall0 = performance.now();
     const done = await runStep(`step-${rate}`, rate, stepSeconds);
-    const cpu1 = snapshot();
+    const cpu1 = await snapshot();
     const m1 = machineCpu();
     const window = performance.now() - wall0;
     // Drain: what is still in flight arrives, or is counted lost after 10 s.
@@ -209,7 +231,12 @@ try {
     const received = latencies.length;
     const sorted = latencies.sort((a, b) => a - b);
     const acceptSorted = done.acceptLatencies.sort((a, b) => a - b);
-    const cpu = new Map([...cpu1].map(([name, ms]) => [name, ((ms - (cpu0.get(name) ?? 0)) / window) * 100]));
+    // % of one core per process (PostgreSQL's backends summed; one that started meanwhile counts whole).
+    const cpu = new Map<string, number>();
+    for (const [key, ms] of cpu1) {
+      const name = key.startsWith("postgres ") ? "postgres" : key;
+      cpu.set(name, (cpu.get(name) ?? 0) + ((ms - (cpu0.get(key) ?? 0)) / window) * 100);
+    }
     const ours = [...cpu.values()].reduce((a, b) => a + b, 0);
     const row: Row = {
       rate,
@@ -244,7 +271,7 @@ try {
 
   // --- The table ------------------------------------------------------------------------------------
   const names = [...rows[0]!.cpu.keys()];
-  const short = (name: string) => name.replace("socket holder ", "holder-").replace("load generator", "generator").replace("postgres (all)", "postgres").replace("redis-server", "redis");
+  const short = (name: string) => name.replace("socket holder ", "holder-").replace("load generator", "generator");
   console.log(`\n== ${fmt(sockets)} idle sockets, ${webNodes} web node(s): trigger → notification:new on the recipient's socket (${stepSeconds} s per step, open loop) ==`);
   const header = ["offered/s", "sent/s", "delivered/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "202 p99", "lost", ...names.map((n) => `${short(n)} %`), "machine %", "others %"];
   const table = rows.map((r) => [
@@ -269,6 +296,11 @@ try {
       `${readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm)?.length ?? "?"} cores, 100% each); postgres and redis count every such process on the machine;` +
       " others % is what processes outside this bench used meanwhile.",
   );
+  console.log("CPU ms per trigger sent (the cost of one trigger, which contention inflates less than it does latency):");
+  for (const r of rows) {
+    const per = [...r.cpu].filter(([n]) => !/holder|generator/.test(n)).map(([n, pct]) => [short(n), (pct * 10) / r.offered] as const);
+    console.log(`${String(r.rate).padStart(5)}/s: system ${per.reduce((n, [, ms]) => n + ms, 0).toFixed(2)} ms = ${per.map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(", ")}`);
+  }
   const kept = (r: Row) => r.lost === 0 && r.accepted === r.sent && r.offered >= 0.97 * r.rate && r.delivered >= 0.95 * r.rate;
   const best = rows.filter((r) => r.p[2]! < 100 && kept(r)).at(-1);
   console.log(
@@ -279,6 +311,8 @@ try {
 } finally {
   for (const c of children) if (c.child.connected) c.child.send({ type: "close" });
   await Promise.all(children.map((c) => (c.child.exitCode === null ? new Promise((r) => c.child.once("exit", r)) : undefined)));
+  await db?.end();
   await system.stop();
+  await redis.stop();
 }
 process.exit(0);
