@@ -103,7 +103,8 @@ const redisPid = readdirSync("/proc")
   .filter((d) => /^\d+$/.test(d))
   .find((d) => {
     try {
-      return readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").join(" ").includes(`redis-server --port ${redis.port} `);
+      // redis-server retitles itself "redis-server 127.0.0.1:<port>".
+      return readFileSync(`/proc/${d}/comm`, "utf8").startsWith("redis-server") && readFileSync(`/proc/${d}/cmdline`, "utf8").includes(`:${redis.port}`);
     } catch {
       return false;
     }
@@ -293,8 +294,8 @@ try {
   for (const row of table) console.log(row.map((c, i) => c.padStart(widths[i]!)).join("  "));
   console.log(
     "CPU in % of one core over each step's sending window (the machine has " +
-      `${readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm)?.length ?? "?"} cores, 100% each); postgres and redis count every such process on the machine;` +
-      " others % is what processes outside this bench used meanwhile.",
+      `${readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm)?.length ?? "?"} cores, 100% each); postgres: the backends of this run's database; redis: its own` +
+      " redis-server; others %: what processes outside this bench used meanwhile (other users of the machine, PostgreSQL's shared background work).",
   );
   console.log("CPU ms per trigger sent (the cost of one trigger, which contention inflates less than it does latency):");
   for (const r of rows) {

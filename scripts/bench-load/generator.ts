@@ -13,7 +13,8 @@ const now = () => performance.timeOrigin + performance.now();
 // node:http with kept-alive connections: fetch costs several times the CPU per request.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 
-function post(url: string, key: string, body: unknown): Promise<number> {
+/** The HTTP status, or the error code of a request that got none (ECONNRESET, ...). */
+function post(url: string, key: string, body: unknown): Promise<number | string> {
   const payload = JSON.stringify(body);
   return new Promise((resolve) => {
     const req = http.request(
@@ -24,7 +25,7 @@ function post(url: string, key: string, body: unknown): Promise<number> {
         res.on("end", () => resolve(res.statusCode ?? 0));
       },
     );
-    req.on("error", () => resolve(0));
+    req.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
     req.end(payload);
   });
 }
