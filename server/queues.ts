@@ -79,12 +79,14 @@ export async function enqueueFanouts(triggers: FanoutRequest[], timeoutMs = 2000
 }
 
 async function addFanouts(queue: Queue<FanoutJob>, triggers: FanoutRequest[]): Promise<void> {
-  await queue.addBulk(
-    triggers.map(({ triggerId, priority }) => {
-      const bullPriority = BULL_PRIORITY[priority];
-      return { name: "fanout", data: { triggerId }, opts: { ...fanoutJobOptions, jobId: fanoutJobId(triggerId), ...(bullPriority ? { priority: bullPriority } : {}) } };
-    }),
-  );
+  const jobs = triggers.map(({ triggerId, priority }) => {
+    const bullPriority = BULL_PRIORITY[priority];
+    return { name: "fanout", data: { triggerId }, opts: { ...fanoutJobOptions, jobId: fanoutJobId(triggerId), ...(bullPriority ? { priority: bullPriority } : {}) } };
+  });
+  // One job (every API trigger) without addBulk's ioredis pipeline, whose set-up copies each of
+  // BullMQ's scripts onto it: a measurable share of a web node's CPU per trigger.
+  if (jobs.length === 1) await queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts);
+  else await queue.addBulk(jobs);
 }
 
 /** Extra jobs for a sliced fan-out: any fan-out worker that takes one works on free slices of it. */

@@ -85,15 +85,29 @@ export async function renderHtmlTemplate(template: string, context: TemplateCont
   return htmlLiquid.parseAndRender(template, context);
 }
 
+// The variable paths each template reads, by source: every fan-out job asks whether its templates
+// read `recipient`, and analysing a template costs more than rendering it.
+const analysed = new Map<string, { segments: ReturnType<Liquid["globalVariableSegmentsSync"]>; roots: ReadonlySet<string> }>();
+function analyse(template: string) {
+  let hit = analysed.get(template);
+  if (!hit) {
+    const segments = liquid.globalVariableSegmentsSync(parse(template));
+    hit = { segments, roots: new Set(segments.map((s) => String(s[0]))) };
+    if (analysed.size > 2000) analysed.clear();
+    analysed.set(template, hit);
+  }
+  return hit;
+}
+
 /** The top-level variables a template reads (`recipient`, `actor`, ...). */
-export function templateRoots(template: string): Set<string> {
-  return new Set(liquid.globalVariableSegmentsSync(parse(template)).map((segments) => String(segments[0])));
+export function templateRoots(template: string): ReadonlySet<string> {
+  return analyse(template).roots;
 }
 
 /** The variable paths a template reads that `context` does not have, e.g. `data.excerpt`. */
 export function missingVariables(template: string, context: TemplateContext): string[] {
   const missing = new Set<string>();
-  for (const segments of liquid.globalVariableSegmentsSync(parse(template))) {
+  for (const segments of analyse(template).segments) {
     let value: unknown = context;
     for (const segment of segments) {
       if (value === null || typeof value !== "object" || !Object.hasOwn(value, segment as PropertyKey)) {

@@ -1,0 +1,71 @@
+// A child process of `npm run bench:load` that holds its share of the idle Socket.IO clients (real
+// socket.io-client, WebSocket transport), so their CPU is not counted as the web node's or the load
+// generator's. Driven over IPC by scripts/bench-load.ts:
+//   → {type: "connect", devices: [{userId, token, url}]}   ← {type: "connected", count, failed}
+//   → {type: "collect", step}                              ← {type: "samples", latencies, received, …}
+//   → {type: "close"}                                      (closes every socket and exits)
+// Each trigger carries its send time (epoch ms, sub-millisecond, same machine clock) in `data.sentAt`
+// and its rate step in `data.step`; a `notification:new` that carries them records now − sentAt under
+// its step (a straggler of an earlier step never counts in a later one), so no message per event
+// crosses IPC.
+import { io, type Socket } from "socket.io-client";
+
+type Message = { type: "connect"; devices: { userId: string; token: string; url: string }[] } | { type: "collect"; step: string } | { type: "close" };
+
+const now = () => performance.timeOrigin + performance.now();
+const sockets: Socket[] = [];
+const latencies = new Map<string, number[]>();
+let unexpectedDisconnects = 0;
+
+function connectOne(url: string, token: string): Promise<Socket | null> {
+  const socket = io(url, { auth: { token }, transports: ["websocket"], reconnection: false, forceNew: true });
+  socket.on("notification:new", (n: { data?: { sentAt?: number; step?: string } }) => {
+    const { sentAt, step } = n.data ?? {};
+    if (typeof sentAt !== "number" || typeof step !== "string") return;
+    const list = latencies.get(step) ?? [];
+    if (list.length === 0) latencies.set(step, list);
+    list.push(now() - sentAt);
+  });
+  return new Promise((resolve) => {
+    socket.once("connect", () => {
+      socket.on("disconnect", (reason) => {
+        if (reason !== "io client disconnect") unexpectedDisconnects++;
+      });
+      resolve(socket);
+    });
+    socket.once("connect_error", () => {
+      socket.close();
+      resolve(null);
+    });
+  });
+}
+
+process.on("message", (message: Message) => {
+  if (message.type === "connect") {
+    void (async () => {
+      let failed = 0;
+      // A bounded number of handshakes in flight: thousands at once would only measure the queue.
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 100 }, async () => {
+          while (next < message.devices.length) {
+            const device = message.devices[next++]!;
+            const socket = await connectOne(device.url, device.token);
+            if (socket) sockets.push(socket);
+            else failed++;
+          }
+        }),
+      );
+      process.send!({ type: "connected", count: sockets.length, failed });
+    })();
+  } else if (message.type === "collect") {
+    const connected = sockets.reduce((n, s) => n + (s.connected ? 1 : 0), 0);
+    process.send!({ type: "samples", latencies: latencies.get(message.step) ?? [], connected, unexpectedDisconnects });
+    latencies.delete(message.step);
+  } else if (message.type === "close") {
+    for (const s of sockets) s.close();
+    process.exit(0);
+  }
+});
+process.on("disconnect", () => process.exit(0));
+process.send!({ type: "ready" });
