@@ -76,10 +76,15 @@ export function listStatement(userId: string, query: ListQuery, at: Date): { tex
  */
 export function changesStatement(userId: string, afterSeq: number, limit: number): { text: string; values: unknown[] } {
   return {
-    text: `SELECT c.seq, c.kind, c.ids, c.at, c.notification_id, ${NOTIFICATION_COLUMNS.replace(/n\.seq/, "n.seq AS n_seq")}
-       FROM notification_changes c
-       LEFT JOIN notifications n ON n.id = c.notification_id AND n.created_at = c.notification_at AND n.user_id = c.user_id
-      WHERE c.user_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3`,
+    // LATERAL: a lookup per change row (a nested loop, whatever the statistics say), so that each
+    // lookup is pruned at run time to the one partition its createdAt names.
+    text: `SELECT c.seq, c.kind, c.ids, c.at, c.notification_id, n.*
+       FROM (SELECT * FROM notification_changes WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) c
+       LEFT JOIN LATERAL (
+         SELECT ${NOTIFICATION_COLUMNS.replace(/n\.seq/, "n.seq AS n_seq")} FROM notifications n
+          WHERE n.id = c.notification_id AND n.created_at = c.notification_at AND n.user_id = c.user_id
+       ) n ON true
+      ORDER BY c.seq`,
     values: [userId, afterSeq, limit],
   };
 }

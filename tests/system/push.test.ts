@@ -86,6 +86,28 @@ describe("web push", () => {
     ]);
   });
 
+  it("a device whose last attempt's outcome was lost (its worker died mid-request) gets the push again, marked as a repeat of the same delivery", async () => {
+    const { userId, devices } = await userWithDevices(2);
+    const [older, primary] = devices as [string, string];
+    // Scheduled a few seconds ahead, so the state a killed worker leaves can be set up before it runs.
+    const reply = await service.trigger({ type: "mention", to: [userId], actor: { id: "a", name: "Ann" }, data: { excerpt: "again" }, sendAt: new Date(Date.now() + 3000).toISOString() });
+    expect(reply.status).toBe(202);
+    const { rows: subs } = await db.query<{ id: string; endpoint: string }>("SELECT id, endpoint FROM push_subscriptions WHERE user_id = $1", [userId]);
+    const primaryId = subs.find((s) => s.endpoint === primary)!.id;
+    await db.query(`INSERT INTO device_deliveries (trigger_id, user_id, subscription_id, status, attempts, "primary") VALUES ($1, $2, $3, 'sending', 1, true)`, [reply.body.id, userId, primaryId]);
+    await eventually(async () => ((await pushStatus(reply.body.id, userId))?.status === "sent" ? true : undefined), 15_000, "push sent");
+    expect(pushesTo(primary)).toHaveLength(1);
+    expect(pushesTo(primary)[0]!.payload).toMatchObject({ delivery: reply.body.id, repeat: true, body: "again" });
+    expect(pushesTo(older)).toHaveLength(1);
+    expect(pushesTo(older)[0]!.payload).toMatchObject({ delivery: reply.body.id, body: "again" });
+    expect(pushesTo(older)[0]!.payload.repeat).toBeUndefined();
+    const { rows } = await db.query('SELECT status, attempts FROM device_deliveries WHERE trigger_id = $1 ORDER BY "primary"', [reply.body.id]);
+    expect(rows).toEqual([
+      { status: "sent", attempts: 1 },
+      { status: "sent", attempts: 2 },
+    ]);
+  });
+
   it("a device not seen for longer than PUSH_DEVICE_ACTIVE_DAYS gets nothing; a user with only such devices is no_address", async () => {
     const { userId, devices } = await userWithDevices(2);
     const [stale, active] = devices as [string, string];
