@@ -14,16 +14,26 @@ import { effectiveIngestionLimits } from "@/server/notifications/ingestion-limit
 const USAGE =
   "usage: npm run keys -- create --name <name> --scopes notify[,admin] | list | revoke <id> | limits <id> [--requests N|default] [--recipients M|default] | limits <id> --default";
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    name: { type: "string" },
-    scopes: { type: "string", default: "notify" },
-    requests: { type: "string" },
-    recipients: { type: "string" },
-    default: { type: "boolean", default: false },
-  },
-});
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        name: { type: "string" },
+        scopes: { type: "string", default: "notify" },
+        requests: { type: "string" },
+        recipients: { type: "string" },
+        default: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    // An unknown option, or a value that looks like one ("--requests -1").
+    console.error((error as Error).message);
+    console.error(USAGE);
+    process.exit(2);
+  }
+}
+const { positionals, values } = parseCommandLine();
 const [command, arg] = positionals;
 let exitCode = 0;
 
