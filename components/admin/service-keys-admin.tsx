@@ -77,25 +77,29 @@ function LimitsEditor({ keyRow, defaults, onDone }: { keyRow: Key; defaults: Lim
         void save();
       }}
     >
-      {LIMIT_FIELDS.map(({ field, label }) => (
-        <label key={field} className="flex flex-col gap-1 text-xs">
-          {label}
-          <input
-            value={texts[field]}
-            inputMode="numeric"
-            placeholder={`default (${perSecond(defaults[field])})`}
-            aria-invalid={errors[field] ? true : undefined}
-            aria-describedby={errors[field] ? `${keyRow.id}-${field}-error` : undefined}
-            onChange={(e) => setTexts((t) => ({ ...t, [field]: e.target.value }))}
-            className="w-44 rounded-md border border-slate-300 bg-transparent px-2 py-1 text-sm aria-[invalid]:border-red-600 dark:border-slate-700"
-          />
-          {errors[field] && (
-            <span id={`${keyRow.id}-${field}-error`} className="max-w-44 text-red-700 dark:text-red-300">
-              {errors[field]}
-            </span>
-          )}
-        </label>
-      ))}
+      {LIMIT_FIELDS.map(({ field, label }) => {
+        const inputId = `${keyRow.id}-${field}`;
+        return (
+          <div key={field} className="flex flex-col gap-1 text-xs">
+            <label htmlFor={inputId}>{label}</label>
+            <input
+              id={inputId}
+              value={texts[field]}
+              inputMode="numeric"
+              placeholder={`default (${perSecond(defaults[field])})`}
+              aria-invalid={errors[field] ? true : undefined}
+              aria-describedby={errors[field] ? `${inputId}-error` : undefined}
+              onChange={(e) => setTexts((t) => ({ ...t, [field]: e.target.value }))}
+              className="w-44 rounded-md border border-slate-300 bg-transparent px-2 py-1 text-sm aria-invalid:border-red-600 dark:border-slate-700"
+            />
+            {errors[field] && (
+              <span id={`${inputId}-error`} className="max-w-44 text-red-700 dark:text-red-300">
+                {errors[field]}
+              </span>
+            )}
+          </div>
+        );
+      })}
       <div className="flex items-center gap-2 self-center">
         <button type="submit" disabled={saving} className="rounded-md bg-brand-600 px-3 py-1 text-xs font-medium text-white disabled:opacity-50">
           Save limits

@@ -232,13 +232,13 @@ describe("a key's own limits", () => {
     const { id, key } = await newKeyWithId("cli-limited");
     const keys = (...args: string[]) => execFileSync(process.execPath, ["--import", "tsx", "scripts/service-keys.ts", ...args], { env: { ...system.env }, encoding: "utf8", stdio: "pipe" });
     const row = async () => (await db.query("SELECT requests_per_second AS r, recipients_per_second AS p FROM service_keys WHERE id = $1", [id])).rows[0];
-    // Cached on a node first: the CLI's change must reach it through Redis too.
+    // Cached on a node first (at the default: 5/s, bursts of 10): the CLI's change must reach it through Redis too.
     expect((await burst([system.webUrls[1]!], key, 1))[0]!.status).toBe(202);
-    expect(keys("limits", id, "--requests", "1", "--recipients", "40")).toContain("1 requests/s, 40 recipients/s");
-    expect(await row()).toEqual({ r: 1, p: 40 });
-    expect(keys("list")).toMatch(new RegExp(`${id} .*cli-limited .*limits 1 requests/s, 40 recipients/s`));
-    await promptly("the node still holds the key to the default", 3000, async () => (await burst([system.webUrls[1]!], key, 6)).some((r) => r.status === 429));
-    expect(keys("limits", id, "--recipients", "default")).toContain("1 requests/s, 50 recipients/s (default)");
+    expect(keys("limits", id, "--requests", "1000", "--recipients", "40")).toContain("1,000 requests/s, 40 recipients/s");
+    expect(await row()).toEqual({ r: 1000, p: 40 });
+    expect(keys("list")).toMatch(new RegExp(`${id} .*cli-limited .*limits 1,000 requests/s, 40 recipients/s`));
+    await promptly("the node still holds the key to the default", 3000, async () => (await burst([system.webUrls[1]!], key, 14)).every((r) => r.status === 202));
+    expect(keys("limits", id, "--recipients", "default")).toContain("1,000 requests/s, 50 recipients/s (default)");
     expect(keys("limits", id, "--default")).toContain("5 requests/s (default), 50 recipients/s (default)");
     expect(await row()).toEqual({ r: null, p: null });
     for (const bad of [["--requests", "-1"], ["--requests", "lots"], ["--recipients", "100000001"], [], ["--default", "--requests", "3"]]) {
