@@ -1,6 +1,6 @@
 // The admin dashboard and the user's settings page in a real browser: an admin creates and edits a
 // type and watches the preview follow; a user turns a type off and the next trigger records it;
-// an admin signs in with a one-time link.
+// an admin signs in with a one-time link; an admin gives a service key its own ingestion limits.
 import { execFileSync } from "node:child_process";
 import { expect, test } from "@playwright/test";
 import { baseUrl, openInbox, serviceKey, signIn, trigger, uniqueUserId } from "./fixtures";
@@ -271,5 +271,49 @@ test("an admin lifts a suppressed address and replays a dead letter", async ({ b
     .poll(async () => (await db.query("SELECT count(*)::int AS n FROM dead_letters WHERE user_id = $1", [texter])).rows[0].n, { timeout: 10_000 })
     .toBe(2);
   await db.end();
+  await context.close();
+});
+
+test("an admin gives a service key its own ingestion limits inline, with clear messages for bad input, and clears them", async ({ browser }) => {
+  const adminId = uniqueUserId("admin");
+  await service("PUT", `/api/v1/users/${adminId}`, { name: "Ada Admin", role: "admin" });
+  const name = uniqueUserId("marketing");
+  const { id } = (await service("POST", "/api/v1/admin/service-keys", { name, scopes: ["notify"] })) as { id: string };
+  const context = await browser.newContext({ baseURL: baseUrl() });
+  await signIn(context, adminId);
+  const page = await context.newPage();
+  await page.goto("/admin");
+  await page.getByRole("tab", { name: "Service keys" }).click();
+
+  // Without its own limits a key shows the deployment's defaults.
+  const limits = page.getByTestId(`key-${id}`).getByTestId("key-limits");
+  await expect(limits).toHaveText("requests: default (1,000/s)recipients: default (1,000,000/s)");
+
+  await page.getByRole("button", { name: `Edit limits of ${name}` }).click();
+  const form = page.getByRole("form", { name: `Limits of ${name}` });
+  const requests = form.getByLabel("Requests per second");
+  const recipients = form.getByLabel("Recipients per second");
+  await requests.fill("fast");
+  await recipients.fill("2000000000");
+  await form.getByRole("button", { name: "Save limits" }).click();
+  await expect(requests).toHaveAttribute("aria-invalid", "true");
+  await expect(form).toContainText("Enter a whole number (0 for unlimited), or leave it empty for the default.");
+  await expect(form).toContainText("At most 100,000,000 per second.");
+
+  await requests.fill("50");
+  await recipients.fill("0");
+  await form.getByRole("button", { name: "Save limits" }).click();
+  await expect(form).toHaveCount(0);
+  await expect(limits).toHaveText("requests: 50/srecipients: unlimited");
+  // Stored, and what the API lists.
+  const listed = (await service("GET", "/api/v1/admin/service-keys")) as { keys: { id: string; limits: unknown; effectiveLimits: unknown }[] };
+  expect(listed.keys.find((k) => k.id === id)).toMatchObject({ limits: { requestsPerSecond: 50, recipientsPerSecond: 0 }, effectiveLimits: { requestsPerSecond: 50, recipientsPerSecond: 0 } });
+
+  // Emptied: back to the default.
+  await page.getByRole("button", { name: `Edit limits of ${name}` }).click();
+  await expect(requests).toHaveValue("50");
+  await requests.fill("");
+  await form.getByRole("button", { name: "Save limits" }).click();
+  await expect(limits).toHaveText("requests: default (1,000/s)recipients: unlimited");
   await context.close();
 });

@@ -3,8 +3,11 @@
 // bursts of INGEST_BURST_SECONDS; 0 turns a limit off). Past a limit the API answers 429 with
 // Retry-After and stores nothing, so what it accepted (202) is never dropped. A topic's size is only
 // known once the trigger is stored: its recipients are charged then, and the bucket may go into debt,
-// refusing the key's next triggers until it has refilled.
+// refusing the key's next triggers until it has refilled. A key may have its own limits (set by an
+// admin, stored on its row; null is the default, 0 unlimited); the bucket is the same, so a changed
+// limit applies from the next request, with what the key has left.
 import type { Redis } from "ioredis";
+import type { ServiceKeyLimits } from "@/server/auth/service-key-input";
 import { AppError } from "@/server/app-error";
 import { env } from "@/server/env";
 import { getRedis, redisKey } from "@/server/redis";
@@ -58,10 +61,19 @@ function command(redis: Redis): Redis & IngestCommand {
   return redis as Redis & IngestCommand;
 }
 
-function run(keyId: string, recipients: number, mode: "take" | "charge", redis: Redis): Promise<number> {
+const NO_OWN_LIMITS: ServiceKeyLimits = { requestsPerSecond: null, recipientsPerSecond: null };
+
+/** What the key is held to: its own limits where set, else the deployment's (0: unlimited). */
+export function effectiveIngestionLimits(own: ServiceKeyLimits = NO_OWN_LIMITS): { requestsPerSecond: number; recipientsPerSecond: number } {
+  return {
+    requestsPerSecond: own.requestsPerSecond ?? env.INGEST_REQUESTS_PER_SECOND,
+    recipientsPerSecond: own.recipientsPerSecond ?? env.INGEST_RECIPIENTS_PER_SECOND,
+  };
+}
+
+function run(keyId: string, own: ServiceKeyLimits, recipients: number, mode: "take" | "charge", redis: Redis): Promise<number> {
   const burst = env.INGEST_BURST_SECONDS;
-  const requests = env.INGEST_REQUESTS_PER_SECOND;
-  const perRecipient = env.INGEST_RECIPIENTS_PER_SECOND;
+  const { requestsPerSecond: requests, recipientsPerSecond: perRecipient } = effectiveIngestionLimits(own);
   return command(redis).takeIngestion(
     2,
     redisKey("ingest", keyId, "requests"),
@@ -81,11 +93,12 @@ function run(keyId: string, recipients: number, mode: "take" | "charge", redis: 
  * Takes one request and `recipients` (known before storing: an explicit list) from the key's budget,
  * or throws 429 with Retry-After when either is used up (or the recipients are in debt).
  */
-export async function takeIngestion(keyId: string, recipients: number, redis: Redis = getRedis()): Promise<void> {
-  if (env.INGEST_REQUESTS_PER_SECOND <= 0 && env.INGEST_RECIPIENTS_PER_SECOND <= 0) return;
+export async function takeIngestion(keyId: string, own: ServiceKeyLimits, recipients: number, redis: Redis = getRedis()): Promise<void> {
+  const limits = effectiveIngestionLimits(own);
+  if (limits.requestsPerSecond <= 0 && limits.recipientsPerSecond <= 0) return;
   // Without Redis the limits cannot be shared: accept (the trigger is durable in PostgreSQL either way).
   const waitMs = await Promise.race([
-    run(keyId, recipients, "take", redis).catch(() => 0),
+    run(keyId, own, recipients, "take", redis).catch(() => 0),
     new Promise<number>((resolve) => setTimeout(() => resolve(0), REDIS_WAIT_MS).unref()),
   ]);
   if (waitMs > 0) {
@@ -95,7 +108,7 @@ export async function takeIngestion(keyId: string, recipients: number, redis: Re
 }
 
 /** Charges a stored topic trigger's recipients to the key (its size was unknown before). */
-export async function chargeRecipients(keyId: string, recipients: number, redis: Redis = getRedis()): Promise<void> {
-  if (env.INGEST_RECIPIENTS_PER_SECOND <= 0 || recipients <= 0) return;
-  await run(keyId, recipients, "charge", redis);
+export async function chargeRecipients(keyId: string, own: ServiceKeyLimits, recipients: number, redis: Redis = getRedis()): Promise<void> {
+  if (effectiveIngestionLimits(own).recipientsPerSecond <= 0 || recipients <= 0) return;
+  await run(keyId, own, recipients, "charge", redis);
 }

@@ -8,7 +8,7 @@ import { changeSchema, changesQuerySchema, idsBodySchema, listQuerySchema, notif
 import { preferencesInputSchema } from "@/server/preferences/preferences.schema";
 import { subscriptionInputSchema, unsubscribeInputSchema } from "@/server/push/subscriptions";
 import { deadLetterQuerySchema, replayInputSchema } from "@/server/channels/dead-letters";
-import { createKeySchema } from "@/server/auth/service-key-input";
+import { createKeySchema, updateKeySchema } from "@/server/auth/service-key-input";
 import { suppressionQuerySchema } from "@/server/channels/suppression-query";
 import { previewInputSchema, typeInputSchema } from "@/server/types/types.schema";
 import { topicSubscribersInputSchema } from "@/server/topics/topics.schema";
@@ -26,7 +26,7 @@ type Operation = {
   query?: z.ZodType;
   ok: { status: number; description: string; schema?: z.ZodType; contentType?: string };
 };
-type Method = "get" | "post" | "put" | "delete";
+type Method = "get" | "post" | "put" | "patch" | "delete";
 
 const errorSchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.array(z.object({ field: z.string(), message: z.string() })).optional() }),
@@ -71,10 +71,13 @@ const ROUTES: Record<string, Partial<Record<Method, Operation>>> = {
   },
   "/api/v1/admin/types/{key}/versions": { get: { summary: "A type's template versions", auth: "admin", ok: { status: 200, description: "{versions}", schema: anyObject } } },
   "/api/v1/admin/service-keys": {
-    get: { summary: "Every service key (never the key itself)", auth: "admin", ok: { status: 200, description: "{keys}", schema: anyObject } },
+    get: { summary: "Every service key (never the key itself) with its own and effective ingestion limits", auth: "admin", ok: { status: 200, description: "{keys, defaults}", schema: anyObject } },
     post: { summary: "Create a service key (shown once)", auth: "admin", body: createKeySchema, ok: { status: 201, description: "{id, name, scopes, key}", schema: anyObject } },
   },
-  "/api/v1/admin/service-keys/{id}": { delete: { summary: "Revoke a service key", auth: "admin", ok: { status: 200, description: "revoked", schema: anyObject } } },
+  "/api/v1/admin/service-keys/{id}": {
+    patch: { summary: "Set or clear a service key's own ingestion limits (null: the default, 0: unlimited)", auth: "admin", body: updateKeySchema, ok: { status: 200, description: "the key", schema: anyObject } },
+    delete: { summary: "Revoke a service key", auth: "admin", ok: { status: 200, description: "revoked", schema: anyObject } },
+  },
   "/api/v1/admin/activity": { get: { summary: "Recent triggers with counts per channel", auth: "admin", ok: { status: 200, description: "{triggers}", schema: anyObject } } },
   "/api/v1/admin/activity/{triggerId}": { get: { summary: "One trigger's recipients and outcomes", auth: "admin", ok: { status: 200, description: "the trigger", schema: anyObject } } },
   "/api/v1/admin/activity/{triggerId}/{userId}": {

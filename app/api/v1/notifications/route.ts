@@ -20,9 +20,9 @@ export const POST = serviceRoute("notify", async (request, { principal }) => {
   }
   const input = triggerInputSchema.parse(raw);
   // Limits come after validation (a malformed request costs nothing) and before storing.
-  await takeIngestion(principal.keyId, Array.isArray(input.to) ? new Set(input.to).size : 0);
+  await takeIngestion(principal.keyId, principal.limits, Array.isArray(input.to) ? new Set(input.to).size : 0);
   const result = await createTrigger({ input, serviceKeyId: principal.keyId, idempotency });
   // Charged in the background: a Redis that does not answer must not hold up the 202.
-  if (result.isNew && result.status === 202 && !Array.isArray(input.to)) void chargeRecipients(principal.keyId, Number(result.body.recipients ?? 0)).catch(() => undefined);
+  if (result.isNew && result.status === 202 && !Array.isArray(input.to)) void chargeRecipients(principal.keyId, principal.limits, Number(result.body.recipients ?? 0)).catch(() => undefined);
   return Response.json(result.body, { status: result.status });
 });

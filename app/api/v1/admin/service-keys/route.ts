@@ -1,14 +1,13 @@
-// GET /api/v1/admin/service-keys – every key (never the key itself); POST – create one, shown once
+// GET /api/v1/admin/service-keys – every key (never the key itself) and the default limits; POST – create one, shown once
 import { adminRoute } from "@/server/http/route-handler";
 import { readJsonBody } from "@/server/http/read-json-body";
 import { createServiceKey, listServiceKeys } from "@/server/auth/service-key";
 import { createKeySchema } from "@/server/auth/service-key-input";
+import { ingestionDefaultsJson, serviceKeyJson } from "@/server/auth/service-key-json";
 
 export const GET = adminRoute(async () => {
   const keys = await listServiceKeys();
-  return Response.json({
-    keys: keys.map((k) => ({ ...k, createdAt: k.createdAt.toISOString(), lastUsedAt: k.lastUsedAt?.toISOString() ?? null, revokedAt: k.revokedAt?.toISOString() ?? null })),
-  });
+  return Response.json({ keys: keys.map(serviceKeyJson), defaults: ingestionDefaultsJson() });
 });
 
 export const POST = adminRoute(async (request) => {
