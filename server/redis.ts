@@ -1,5 +1,14 @@
-import { Redis, type RedisOptions } from "ioredis";
+import calculateSlot from "cluster-key-slot";
+import { Redis, type Cluster, type RedisOptions } from "ioredis";
 import { env } from "@/server/env";
+
+/**
+ * A connection to a single Redis or to a Redis Cluster. On a cluster a multi-key command, a MULTI or
+ * a Lua script may only touch keys of one hash slot (else CROSSSLOT), so code that touches several
+ * keys at once goes through the helpers below, which split by slot only on a cluster: on a single
+ * Redis it sends exactly the commands it always did.
+ */
+export type RedisClient = Redis | Cluster;
 
 /**
  * A connection for request paths and producers: fails fast instead of queueing commands while Redis
@@ -17,6 +26,54 @@ export function createWorkerRedis(options: RedisOptions = {}): Redis {
 /** A Redis key (or channel) under this deployment's prefix. */
 export function redisKey(...parts: (string | number)[]): string {
   return [env.REDIS_PREFIX, ...parts].join(":");
+}
+
+/**
+ * A key part that decides the key's cluster slot (a hash tag): keys that share it, such as one
+ * user's counts and hot cache, share a slot and may be read in one command. (REDIS_PREFIX cannot
+ * contain braces, so the tag is always the first one in the key.)
+ */
+export function slotTag(part: string): string {
+  return `{${part}}`;
+}
+
+/**
+ * Indexes of `keys` grouped so that each group may go into one multi-key command or script: on a
+ * single Redis one group of all of them, in order; on a cluster one group per hash slot (in order
+ * within it).
+ */
+export function groupBySlot(redis: RedisClient, keys: readonly string[]): number[][] {
+  if (!redis.isCluster) return keys.length === 0 ? [] : [keys.map((_, i) => i)];
+  const groups = new Map<number, number[]>();
+  keys.forEach((key, i) => {
+    const slot = calculateSlot(key);
+    const group = groups.get(slot);
+    if (group) group.push(i);
+    else groups.set(slot, [i]);
+  });
+  return [...groups.values()];
+}
+
+/** MGET of keys in any slots: one MGET on a single Redis, one per slot (in parallel) on a cluster. */
+export async function getMany(redis: RedisClient, keys: readonly string[]): Promise<(string | null)[]> {
+  if (keys.length === 0) return [];
+  if (!redis.isCluster) return redis.mget(...keys);
+  const values = new Array<string | null>(keys.length).fill(null);
+  await Promise.all(
+    groupBySlot(redis, keys).map(async (group) => {
+      const answers = await redis.mget(...group.map((i) => keys[i]!));
+      group.forEach((i, j) => (values[i] = answers[j] ?? null));
+    }),
+  );
+  return values;
+}
+
+/** DEL of keys in any slots: one DEL on a single Redis, one per slot on a cluster. Answers how many existed. */
+export async function deleteMany(redis: RedisClient, keys: readonly string[]): Promise<number> {
+  if (keys.length === 0) return 0;
+  if (!redis.isCluster) return redis.del(...keys);
+  const counts = await Promise.all(groupBySlot(redis, keys).map((group) => redis.del(...group.map((i) => keys[i]!))));
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 const globalForRedis = globalThis as typeof globalThis & { __notifyRedis?: Redis };

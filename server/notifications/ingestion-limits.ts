@@ -4,10 +4,9 @@
 // Retry-After and stores nothing, so what it accepted (202) is never dropped. A topic's size is only
 // known once the trigger is stored: its recipients are charged then, and the bucket may go into debt,
 // refusing the key's next triggers until it has refilled.
-import type { Redis } from "ioredis";
 import { AppError } from "@/server/app-error";
 import { env } from "@/server/env";
-import { getRedis, redisKey } from "@/server/redis";
+import { getRedis, redisKey, slotTag, type RedisClient } from "@/server/redis";
 
 // KEYS = requests bucket, recipients bucket (hashes {tokens, at}); ARGV = now ms, then per bucket
 // rate/s, capacity, cost; then mode ("take": both must hold their cost and not be in debt, else
@@ -53,19 +52,23 @@ const REDIS_WAIT_MS = 250;
 
 type IngestCommand = { takeIngestion: (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number> };
 
-function command(redis: Redis): Redis & IngestCommand {
+function command(redis: RedisClient): RedisClient & IngestCommand {
   if (!("takeIngestion" in redis)) redis.defineCommand("takeIngestion", { lua: TAKE });
-  return redis as Redis & IngestCommand;
+  return redis as RedisClient & IngestCommand;
 }
 
-function run(keyId: string, recipients: number, mode: "take" | "charge", redis: Redis): Promise<number> {
+/** A service key's two buckets, tagged with its id so that they share a slot of a Redis Cluster (one script reads both). */
+export function ingestionKeys(keyId: string): [requests: string, recipients: string] {
+  return [redisKey("ingest", slotTag(keyId), "requests"), redisKey("ingest", slotTag(keyId), "recipients")];
+}
+
+function run(keyId: string, recipients: number, mode: "take" | "charge", redis: RedisClient): Promise<number> {
   const burst = env.INGEST_BURST_SECONDS;
   const requests = env.INGEST_REQUESTS_PER_SECOND;
   const perRecipient = env.INGEST_RECIPIENTS_PER_SECOND;
   return command(redis).takeIngestion(
     2,
-    redisKey("ingest", keyId, "requests"),
-    redisKey("ingest", keyId, "recipients"),
+    ...ingestionKeys(keyId),
     Date.now(),
     requests,
     requests * burst,
@@ -81,7 +84,7 @@ function run(keyId: string, recipients: number, mode: "take" | "charge", redis: 
  * Takes one request and `recipients` (known before storing: an explicit list) from the key's budget,
  * or throws 429 with Retry-After when either is used up (or the recipients are in debt).
  */
-export async function takeIngestion(keyId: string, recipients: number, redis: Redis = getRedis()): Promise<void> {
+export async function takeIngestion(keyId: string, recipients: number, redis: RedisClient = getRedis()): Promise<void> {
   if (env.INGEST_REQUESTS_PER_SECOND <= 0 && env.INGEST_RECIPIENTS_PER_SECOND <= 0) return;
   // Without Redis the limits cannot be shared: accept (the trigger is durable in PostgreSQL either way).
   const waitMs = await Promise.race([
@@ -95,7 +98,7 @@ export async function takeIngestion(keyId: string, recipients: number, redis: Re
 }
 
 /** Charges a stored topic trigger's recipients to the key (its size was unknown before). */
-export async function chargeRecipients(keyId: string, recipients: number, redis: Redis = getRedis()): Promise<void> {
+export async function chargeRecipients(keyId: string, recipients: number, redis: RedisClient = getRedis()): Promise<void> {
   if (env.INGEST_RECIPIENTS_PER_SECOND <= 0 || recipients <= 0) return;
   await run(keyId, recipients, "charge", redis);
 }
