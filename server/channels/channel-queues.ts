@@ -21,6 +21,11 @@ export function deliveryJobId({ triggerId, userId, channel }: DeliveryJob): stri
   return `${channel}-${createHash("sha256").update(`${triggerId}\u0000${userId}`).digest("hex").slice(0, 32)}`;
 }
 
+/** The triggers of some deliveries, each once (for a log line about several deliveries). */
+export function uniqueTriggerIds(jobs: readonly DeliveryJob[]): string[] {
+  return [...new Set(jobs.map((j) => j.triggerId))];
+}
+
 export function isSendingChannel(channel: string): channel is SendingChannel {
   return (SENDING_CHANNELS as readonly string[]).includes(channel);
 }
