@@ -1,5 +1,5 @@
 import calculateSlot from "cluster-key-slot";
-import { Redis, type Cluster, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { env } from "@/server/env";
 
 /**
@@ -14,13 +14,35 @@ export type RedisClient = Redis | Cluster;
  * A connection for request paths and producers: fails fast instead of queueing commands while Redis
  * is down, so an API call answers 503 rather than hanging.
  */
-export function createProducerRedis(options: RedisOptions = {}): Redis {
-  return new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, lazyConnect: false, ...options });
+export function createProducerRedis(options: RedisOptions = {}): RedisClient {
+  return connect({ maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, lazyConnect: false, ...options });
 }
 
 /** A connection for workers and subscribers: retries forever, as BullMQ workers require. */
-export function createWorkerRedis(options: RedisOptions = {}): Redis {
-  return new Redis(env.REDIS_URL, { maxRetriesPerRequest: null, ...options });
+export function createWorkerRedis(options: RedisOptions = {}): RedisClient {
+  return connect({ maxRetriesPerRequest: null, ...options });
+}
+
+/** REDIS_URL, or with REDIS_CLUSTER_NODES a cluster client whose every node connection gets the options (and REDIS_URL's credentials). */
+function connect(options: RedisOptions): RedisClient {
+  if (!env.REDIS_CLUSTER_NODES) return new Redis(env.REDIS_URL, options);
+  const nodes = env.REDIS_CLUSTER_NODES.split(",").map((node) => {
+    const colon = node.lastIndexOf(":");
+    return { host: node.slice(0, colon), port: Number(node.slice(colon + 1)) };
+  });
+  const url = new URL(env.REDIS_URL);
+  const { enableOfflineQueue, enableAutoPipelining, lazyConnect, ...perNode } = options;
+  return new Cluster(nodes, {
+    enableOfflineQueue,
+    enableAutoPipelining,
+    lazyConnect,
+    redisOptions: {
+      username: decodeURIComponent(url.username) || undefined,
+      password: decodeURIComponent(url.password) || undefined,
+      ...(url.protocol === "rediss:" ? { tls: {} } : {}),
+      ...perNode,
+    },
+  });
 }
 
 /** A Redis key (or channel) under this deployment's prefix. */
@@ -76,10 +98,10 @@ export async function deleteMany(redis: RedisClient, keys: readonly string[]): P
   return counts.reduce((a, b) => a + b, 0);
 }
 
-const globalForRedis = globalThis as typeof globalThis & { __notifyRedis?: Redis };
+const globalForRedis = globalThis as typeof globalThis & { __notifyRedis?: RedisClient };
 
 /** The process-wide shared connection for commands (not for blocking or subscribing). */
-export function getRedis(): Redis {
+export function getRedis(): RedisClient {
   if (!globalForRedis.__notifyRedis) {
     const redis = createProducerRedis();
     redis.on("error", () => undefined); // surfaced by the failing command and by /api/health

@@ -12,7 +12,8 @@ import { promisify } from "node:util";
 import calculateSlot from "cluster-key-slot";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, startPrivateRedis } from "./start-system";
+import { connectDevice, eventually, serviceClient, uniqueId, userClient } from "./client";
+import { freePort, startPrivateRedis, startSystem } from "./start-system";
 
 // The server modules read their settings once, at import: a private prefix, and ingestion buckets so
 // small and slow to refill that a test's few calls find them exactly as the previous call left them.
@@ -32,6 +33,7 @@ const { getMany, redisKey } = await import("@/server/redis");
 const run = promisify(execFile);
 const nodes: ChildProcess[] = [];
 let dir: string;
+let ports: number[];
 let cluster: Cluster;
 let single: Redis;
 let stopSingle: () => Promise<void>;
@@ -71,7 +73,7 @@ async function clusterStateOk(port: number): Promise<boolean> {
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "notify-cluster-"));
-  const ports = [await startClusterNode(), await startClusterNode(), await startClusterNode()];
+  ports = [await startClusterNode(), await startClusterNode(), await startClusterNode()];
   await run("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"]);
   for (let i = 0; !(await Promise.all(ports.map(clusterStateOk))).every(Boolean); i++) {
     if (i > 100) throw new Error("the cluster did not reach cluster_state:ok");
@@ -240,5 +242,54 @@ describe("multi-key Redis work on a Redis Cluster", () => {
     }
     expect(left.cluster).toEqual(left.single);
     expect(left.cluster).toEqual({ gone: keysOf(gone).map(() => null), kept: keysOf(kept).map(() => "x"), online: [kept] });
+  });
+});
+
+describe("the system on a Redis Cluster (REDIS_CLUSTER_NODES)", () => {
+  it("accepts, fans out, publishes, caches, reads and erases with every process on the cluster", async () => {
+    // REDIS_URL points at the private single Redis, which no process uses while REDIS_CLUSTER_NODES is
+    // set: the system's keys must all be on the cluster.
+    const system = await startSystem({
+      webNodes: 2,
+      relays: 1,
+      fanoutWorkers: 1,
+      redisUrl: `redis://127.0.0.1:${single.options.port}`,
+      env: { REDIS_CLUSTER_NODES: ports.map((p) => `127.0.0.1:${p}`).join(",") },
+    });
+    try {
+      const [web1, web2] = system.webUrls as [string, string];
+      const service = serviceClient(web1, system.serviceKey);
+      const user = uniqueId("on-cluster");
+      const token = await service.token(user);
+      const device = await connectDevice(web2, token);
+      try {
+        const reply = await service.trigger({ type: "mention", to: [user], actor: { id: "bob", name: "Bob" }, data: { excerpt: "hi" } });
+        expect(reply.status, JSON.stringify(reply.body)).toBe(202);
+        const live = await device.waitFor("notification:new");
+        expect(live).toMatchObject({ title: "Bob mentioned you", seq: 1 });
+        await eventually(async () => ((await service.status(reply.body.id)).body.status === "completed" ? true : undefined));
+        // The dropdown's page twice: the second read is served by the hot cache (counts and page in one MGET).
+        const client = userClient(web1, token);
+        const first = await client.list("?limit=10");
+        expect(first.status).toBe(200);
+        expect(await cluster.get(`${system.redisPrefix}:inbox:{${user}}`)).toMatch(/^1\|/);
+        const second = await client.list("?limit=10");
+        expect(second.body).toEqual(first.body);
+        expect((await client.count()).body).toMatchObject({ count: 1, seq: 1 });
+        expect(await cluster.get(`${system.redisPrefix}:unread:{${user}}`)).toBe("1:1:1");
+        // A read on one web node reaches the device on the other (the Socket.IO adapter on the cluster).
+        expect((await client.post("/api/notifications/read", { ids: [live.id] })).status).toBe(200);
+        await device.waitFor("unread_count", (c) => c.count === 0);
+        // Erasure removes the user's entries from the cluster.
+        expect((await service.call("DELETE", `/api/v1/users/${user}`)).status).toBe(200);
+        expect(await cluster.exists(`${system.redisPrefix}:unread:{${user}}`, `${system.redisPrefix}:inbox:{${user}}`)).toBe(0);
+      } finally {
+        device.close();
+      }
+      // Nothing went to the single Redis of REDIS_URL.
+      expect(await single.keys(`${system.redisPrefix}:*`)).toEqual([]);
+    } finally {
+      await system.stop();
+    }
   });
 });
