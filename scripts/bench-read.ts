@@ -127,7 +127,7 @@ try {
   line("unread count from the counts cache (Redis GET)", await timeEach(REQUESTS, (u) => redis.get(countsKey(u))));
   line("unread count from PostgreSQL (the users row)", await timeEach(REQUESTS, (u) => pool.query(unreadCountStatement(u))));
   console.log(`hot cache hits in that run: ${hits} of ${REQUESTS}`);
-  const memory = await new Redis(system.redisUrl).memory("USAGE", `${system.redisPrefix}:inbox:${userId(0)}`);
+  const memory = await new Redis(system.redisUrl).memory("USAGE", `${system.redisPrefix}:inbox:{${userId(0)}}`);
   console.log(`Redis memory of one user's cached 100: ${((memory ?? 0) / 1024).toFixed(1)} KiB`);
   await closeRedis();
   await closeDb();

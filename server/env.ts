@@ -23,6 +23,15 @@ const envSchema = z
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL").default("postgresql://postgres@127.0.0.1:5432/notify"),
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL").default("redis://127.0.0.1:6379"),
+    /**
+     * A Redis Cluster instead of one Redis: some of its nodes, "host:port,host:port" (the rest are
+     * discovered). REDIS_URL's user, password and TLS (rediss://) then apply to every node.
+     */
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .regex(/^[^,\s]+:\d{1,5}(,[^,\s]+:\d{1,5})*$/, 'must be "host:port,host:port"')
+      .optional()
+      .or(z.literal("").transform(() => undefined)),
     /** Prefix of every Redis key and pub/sub channel, so several deployments can share one Redis. */
     REDIS_PREFIX: z.string().regex(/^[a-zA-Z0-9_.:-]{1,64}$/).default("notify"),
     SERVICE_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),

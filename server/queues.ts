@@ -1,8 +1,7 @@
 import { Queue, type JobsOptions } from "bullmq";
-import type { Redis } from "ioredis";
 import { z } from "zod";
 import { env } from "@/server/env";
-import { createProducerRedis } from "@/server/redis";
+import { createProducerRedis, type RedisClient } from "@/server/redis";
 import type { Priority } from "@/server/notifications/notifications.schema";
 
 /**
@@ -19,9 +18,9 @@ export function bullPrefix(): string {
   return `${env.REDIS_PREFIX}:bull`;
 }
 
-const globalForQueues = globalThis as typeof globalThis & { __notifyFanoutQueue?: { queue: Queue<FanoutJob>; redis: Redis } };
+const globalForQueues = globalThis as typeof globalThis & { __notifyFanoutQueue?: { queue: Queue<FanoutJob>; redis: RedisClient } };
 
-function getFanoutQueueEntry(): { queue: Queue<FanoutJob>; redis: Redis } {
+function getFanoutQueueEntry(): { queue: Queue<FanoutJob>; redis: RedisClient } {
   if (!globalForQueues.__notifyFanoutQueue) {
     const redis = createProducerRedis();
     redis.on("error", () => undefined); // a failed add is reported by its promise

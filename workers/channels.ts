@@ -22,15 +22,19 @@ const workers = SENDING_CHANNELS.map((channel) => {
   const worker: Worker<DeliveryJob> = new Worker<DeliveryJob>(
     channelQueueName(channel),
     async (job) => {
+      // Every line about the job carries its trigger, user and channel.
+      const log = logger.child({ triggerId: job.data.triggerId, userId: job.data.userId, channel, job: job.id });
       try {
         const outcome = await deliver(job.data, { attemptsMade: job.attemptsMade, maxAttempts: job.opts.attempts ?? 1 });
         outages = 0;
+        log.debug({ outcome, attempt: job.attemptsMade + 1 }, "delivery attempt done");
         return outcome;
       } catch (error) {
         const failure = error as DeliveryError & { final?: boolean };
         if (failure.final) throw new UnrecoverableError(failure.message);
         if (failure instanceof DeliveryError && failure.kind === "outage") {
           outages++;
+          log.warn({ err: failure.message, outages }, `${channel} provider outage: the channel pauses`);
           // The whole channel waits (this job's attempt counts; the others keep theirs).
           await worker.rateLimit(retryDelay(outages, failure));
         }
@@ -45,7 +49,7 @@ const workers = SENDING_CHANNELS.map((channel) => {
       settings: { backoffStrategy: (attemptsMade, _type, error) => retryDelay(attemptsMade, error as DeliveryError | undefined) },
     },
   );
-  worker.on("failed", (job, error) => logger.info({ ...job?.data, attempt: job?.attemptsMade, err: error.message }, `${channel} attempt failed`));
+  worker.on("failed", (job, error) => logger.info({ ...job?.data, job: job?.id, attempt: job?.attemptsMade, err: error.message }, `${channel} attempt failed`));
   worker.on("error", (error) => logger.error({ err: error }, `${channel} worker error`));
   return worker;
 });

@@ -18,6 +18,8 @@ const worker = new Worker<FanoutJob>(
   queueNames.fanout,
   async (job) => {
     const { triggerId, helper } = fanoutJobSchema.parse(job.data);
+    const log = logger.child({ triggerId, job: job.id });
+    log.debug({ helper, attempt: job.attemptsMade + 1 }, "fan-out job started");
     return fanOutTrigger(triggerId, { helper });
   },
   {
@@ -28,7 +30,7 @@ const worker = new Worker<FanoutJob>(
     stalledInterval: env.FANOUT_LOCK_MS,
   },
 );
-worker.on("failed", (job, error) => logger.error({ err: error, triggerId: job?.data.triggerId, attempt: job?.attemptsMade }, "fan-out job failed"));
+worker.on("failed", (job, error) => logger.error({ err: error, triggerId: job?.data.triggerId, job: job?.id, attempt: job?.attemptsMade }, "fan-out job failed"));
 worker.on("error", (error) => logger.error({ err: error }, "fan-out worker error"));
 worker.on("ready", () => {
   logger.info("fan-out worker started");

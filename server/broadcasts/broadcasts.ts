@@ -10,7 +10,7 @@
 // so that one committing during a sync is seen by the next). A Redis marker per user against the
 // newest broadcast's time skips even that query when nothing new was published.
 import { pool } from "@/server/db";
-import { getRedis, redisKey } from "@/server/redis";
+import { getMany, getRedis, redisKey } from "@/server/redis";
 import { now } from "@/server/clock";
 import { cacheCounts } from "@/server/notifications/unread-counts";
 import { publishToUser } from "@/server/realtime/publish";
@@ -42,7 +42,7 @@ export type Broadcast = {
 const SYNC_LAG_MS = 10_000;
 const MERGE_CHUNK = 1000;
 const latestKey = () => redisKey("broadcast-latest");
-const syncedKey = (userId: string) => redisKey("broadcast-synced", userId);
+export const syncedKey = (userId: string) => redisKey("broadcast-synced", userId);
 
 /**
  * Stores the broadcast (once: a resumed fan-out finds it) and merges it into the inboxes of the
@@ -256,7 +256,8 @@ export async function syncBroadcasts(userId: string): Promise<number> {
   let latest: string | null = null;
   let synced: string | null = null;
   try {
-    const values = await redis.mget(latestKey(), syncedKey(userId));
+    // (Two slots on a Redis Cluster: the marker is global, the sync per user.)
+    const values = await getMany(redis, [latestKey(), syncedKey(userId)]);
     latest = values[0] ?? null;
     synced = values[1] ?? null;
     if (latest === null) {

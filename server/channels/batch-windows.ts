@@ -7,7 +7,7 @@ import { pool } from "@/server/db";
 import { durationMs } from "@/server/types/types.schema";
 import { logger } from "@/server/logger";
 import type { Priority } from "@/server/notifications/notifications.schema";
-import { enqueueDeliveries, type DeliveryRef, type SendingChannel } from "@/server/channels/channel-queues";
+import { enqueueDeliveries, uniqueTriggerIds, type DeliveryRef, type SendingChannel } from "@/server/channels/channel-queues";
 
 export type BatchSettings = Partial<Record<"push" | "email", string>> | null;
 export type Window = { id: number; endsAt: Date };
@@ -96,7 +96,7 @@ export async function releaseDueBatches(at: Date): Promise<number> {
     client.release();
   }
   // If this fails, the leaders are queued with an enqueued_at: the relay's safety net requeues them.
-  if (leaders.length > 0) await enqueueDeliveries(leaders).catch((error: unknown) => logger.warn({ err: error }, "batch summaries not queued; retried later"));
+  if (leaders.length > 0) await enqueueDeliveries(leaders).catch((error: unknown) => logger.warn({ err: error, triggerIds: uniqueTriggerIds(leaders) }, "batch summaries not queued; retried later"));
   return closed;
 }
 

@@ -2,9 +2,8 @@
 // is derived from them, so a delivery queued twice (the fan-out and the relay) runs once at a time.
 import { createHash } from "node:crypto";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import { env } from "@/server/env";
-import { createProducerRedis } from "@/server/redis";
+import { createProducerRedis, type RedisClient } from "@/server/redis";
 import { bullPrefix } from "@/server/queues";
 import type { Priority } from "@/server/notifications/notifications.schema";
 
@@ -21,13 +20,18 @@ export function deliveryJobId({ triggerId, userId, channel }: DeliveryJob): stri
   return `${channel}-${createHash("sha256").update(`${triggerId}\u0000${userId}`).digest("hex").slice(0, 32)}`;
 }
 
+/** The triggers of some deliveries, each once (for a log line about several deliveries). */
+export function uniqueTriggerIds(jobs: readonly DeliveryJob[]): string[] {
+  return [...new Set(jobs.map((j) => j.triggerId))];
+}
+
 export function isSendingChannel(channel: string): channel is SendingChannel {
   return (SENDING_CHANNELS as readonly string[]).includes(channel);
 }
 
 const BULL_PRIORITY: Record<Priority, number | undefined> = { urgent: undefined, high: 1, normal: 2, low: 3 };
 
-const globalForChannels = globalThis as typeof globalThis & { __notifyChannelQueues?: { queues: Map<SendingChannel, Queue<DeliveryJob>>; redis: Redis } };
+const globalForChannels = globalThis as typeof globalThis & { __notifyChannelQueues?: { queues: Map<SendingChannel, Queue<DeliveryJob>>; redis: RedisClient } };
 
 export function getChannelQueue(channel: SendingChannel): Queue<DeliveryJob> {
   if (!globalForChannels.__notifyChannelQueues) {

@@ -5,8 +5,7 @@
 // Prometheus text format next to prom-client's own registry (its process metrics and the gauges
 // measured at scrape time: queue depth, oldest job, dead letters, sockets). prom-client aggregates
 // only within one process (or a `cluster`), hence the Redis step.
-import type { Redis } from "ioredis";
-import { getRedis, redisKey } from "@/server/redis";
+import { getRedis, redisKey, type RedisClient } from "@/server/redis";
 
 /** Counters: name → help. */
 export const COUNTERS = {
@@ -65,7 +64,7 @@ function metricsKey(): string {
 }
 
 /** Adds what this process counted to the shared sums. Best effort: on failure the counts are kept for the next try. */
-export async function flushMetrics(redis: Redis = getRedis()): Promise<void> {
+export async function flushMetrics(redis: RedisClient = getRedis()): Promise<void> {
   timer = null;
   if (pending.size === 0) return;
   const entries = [...pending];
@@ -84,7 +83,7 @@ export async function flushMetrics(redis: Redis = getRedis()): Promise<void> {
 }
 
 /** The shared sums in the Prometheus text exposition format (counters and histograms with HELP and TYPE). */
-export async function clusterMetricsText(redis: Redis = getRedis()): Promise<string> {
+export async function clusterMetricsText(redis: RedisClient = getRedis()): Promise<string> {
   const all = await redis.hgetall(metricsKey());
   const series = new Map<string, { name: string; labels: [string, string][]; values: Map<string, number> }>();
   for (const [field, raw] of Object.entries(all)) {

@@ -7,9 +7,8 @@
 // counts cache, which is the user's latest (or, when absent, is rebuilt from PostgreSQL). Any change
 // to the inbox takes a new seq, so a page that misses one is never served, and writers pay nothing:
 // the page is rebuilt by the next read. A page is only replaced by one from a newer seq.
-import type { Redis } from "ioredis";
 import { env } from "@/server/env";
-import { getRedis, redisKey } from "@/server/redis";
+import { getRedis, redisKey, slotTag, type RedisClient } from "@/server/redis";
 import { encodeCursor } from "@/server/notifications/notification-cursor";
 import type { ListQuery, Notification } from "@/server/notifications/notifications.schema";
 import { countsKey } from "@/server/notifications/unread-counts";
@@ -18,7 +17,9 @@ import { decodeCounts } from "@/server/notifications/counts-format";
 export type InboxPage = { notifications: Notification[]; nextCursor: string | null; lastSeq: number };
 type Cached = { notifications: Notification[]; more: boolean };
 
-export const hotCacheKey = (userId: string) => redisKey("inbox", userId);
+// Tagged with the user's id like countsKey, so both are in one slot of a Redis Cluster and one MGET
+// reads them.
+export const hotCacheKey = (userId: string) => redisKey("inbox", slotTag(userId));
 
 const SET_IF_NEWER = `
 local cur = redis.call('GET', KEYS[1])
@@ -30,9 +31,9 @@ return 0`;
 
 type CacheCommand = { setInboxIfNewer: (key: string, seq: number, json: string, ttl: number) => Promise<number> };
 
-function withCommand(redis: Redis): Redis & CacheCommand {
+function withCommand(redis: RedisClient): RedisClient & CacheCommand {
   if (!("setInboxIfNewer" in redis)) redis.defineCommand("setInboxIfNewer", { numberOfKeys: 1, lua: SET_IF_NEWER });
-  return redis as Redis & CacheCommand;
+  return redis as RedisClient & CacheCommand;
 }
 
 /** Whether the cache can answer this query: the first page of the whole inbox, within its size. */
@@ -41,8 +42,8 @@ export function servedByHotCache(query: ListQuery): boolean {
 }
 
 /** The page from the cache, or null when it has none for the user's current seq (or Redis fails). */
-export async function readHotCache(userId: string, limit: number): Promise<InboxPage | null> {
-  const values = await getRedis()
+export async function readHotCache(userId: string, limit: number, redis: RedisClient = getRedis()): Promise<InboxPage | null> {
+  const values = await redis
     .mget(countsKey(userId), hotCacheKey(userId))
     .catch(() => null);
   if (!values) return null;
@@ -55,8 +56,8 @@ export async function readHotCache(userId: string, limit: number): Promise<Inbox
 }
 
 /** Stores the user's latest notifications as of `seq` (never over a newer entry). Failures are ignored. */
-export async function writeHotCache(userId: string, seq: number, cached: Cached): Promise<void> {
-  await withCommand(getRedis())
+export async function writeHotCache(userId: string, seq: number, cached: Cached, redis: RedisClient = getRedis()): Promise<void> {
+  await withCommand(redis)
     .setInboxIfNewer(hotCacheKey(userId), seq, JSON.stringify(cached), env.HOT_CACHE_TTL_SECONDS)
     .catch(() => undefined);
 }

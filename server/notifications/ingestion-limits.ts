@@ -6,11 +6,10 @@
 // refusing the key's next triggers until it has refilled. A key may have its own limits (set by an
 // admin, stored on its row; null is the default, 0 unlimited); the bucket is the same, so a changed
 // limit applies from the next request, with what the key has left.
-import type { Redis } from "ioredis";
 import type { ServiceKeyLimits } from "@/server/auth/service-key-input";
 import { AppError } from "@/server/app-error";
 import { env } from "@/server/env";
-import { getRedis, redisKey } from "@/server/redis";
+import { getRedis, redisKey, slotTag, type RedisClient } from "@/server/redis";
 
 // KEYS = requests bucket, recipients bucket (hashes {tokens, at}); ARGV = now ms, then per bucket
 // rate/s, capacity, cost; then mode ("take": both must hold their cost and not be in debt, else
@@ -56,9 +55,9 @@ const REDIS_WAIT_MS = 250;
 
 type IngestCommand = { takeIngestion: (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number> };
 
-function command(redis: Redis): Redis & IngestCommand {
+function command(redis: RedisClient): RedisClient & IngestCommand {
   if (!("takeIngestion" in redis)) redis.defineCommand("takeIngestion", { lua: TAKE });
-  return redis as Redis & IngestCommand;
+  return redis as RedisClient & IngestCommand;
 }
 
 const NO_OWN_LIMITS: ServiceKeyLimits = { requestsPerSecond: null, recipientsPerSecond: null };
@@ -71,13 +70,17 @@ export function effectiveIngestionLimits(own: ServiceKeyLimits = NO_OWN_LIMITS):
   };
 }
 
-function run(keyId: string, own: ServiceKeyLimits, recipients: number, mode: "take" | "charge", redis: Redis): Promise<number> {
+/** A service key's two buckets, tagged with its id so that they share a slot of a Redis Cluster (one script reads both). */
+export function ingestionKeys(keyId: string): [requests: string, recipients: string] {
+  return [redisKey("ingest", slotTag(keyId), "requests"), redisKey("ingest", slotTag(keyId), "recipients")];
+}
+
+function run(keyId: string, own: ServiceKeyLimits, recipients: number, mode: "take" | "charge", redis: RedisClient): Promise<number> {
   const burst = env.INGEST_BURST_SECONDS;
   const { requestsPerSecond: requests, recipientsPerSecond: perRecipient } = effectiveIngestionLimits(own);
   return command(redis).takeIngestion(
     2,
-    redisKey("ingest", keyId, "requests"),
-    redisKey("ingest", keyId, "recipients"),
+    ...ingestionKeys(keyId),
     Date.now(),
     requests,
     requests * burst,
@@ -93,7 +96,7 @@ function run(keyId: string, own: ServiceKeyLimits, recipients: number, mode: "ta
  * Takes one request and `recipients` (known before storing: an explicit list) from the key's budget,
  * or throws 429 with Retry-After when either is used up (or the recipients are in debt).
  */
-export async function takeIngestion(keyId: string, own: ServiceKeyLimits, recipients: number, redis: Redis = getRedis()): Promise<void> {
+export async function takeIngestion(keyId: string, own: ServiceKeyLimits, recipients: number, redis: RedisClient = getRedis()): Promise<void> {
   const limits = effectiveIngestionLimits(own);
   if (limits.requestsPerSecond <= 0 && limits.recipientsPerSecond <= 0) return;
   // Without Redis the limits cannot be shared: accept (the trigger is durable in PostgreSQL either way).
@@ -108,7 +111,7 @@ export async function takeIngestion(keyId: string, own: ServiceKeyLimits, recipi
 }
 
 /** Charges a stored topic trigger's recipients to the key (its size was unknown before). */
-export async function chargeRecipients(keyId: string, own: ServiceKeyLimits, recipients: number, redis: Redis = getRedis()): Promise<void> {
+export async function chargeRecipients(keyId: string, own: ServiceKeyLimits, recipients: number, redis: RedisClient = getRedis()): Promise<void> {
   if (effectiveIngestionLimits(own).recipientsPerSecond <= 0 || recipients <= 0) return;
   await run(keyId, own, recipients, "charge", redis);
 }

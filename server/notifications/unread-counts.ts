@@ -1,7 +1,6 @@
-import type { Redis } from "ioredis";
 import { pool } from "@/server/db";
 import { env } from "@/server/env";
-import { getRedis, redisKey } from "@/server/redis";
+import { getRedis, groupBySlot, redisKey, slotTag, type RedisClient } from "@/server/redis";
 import type { UnreadCount } from "@/server/notifications/notifications.schema";
 import { unreadCountStatement } from "@/server/notifications/inbox-statements";
 import { decodeCounts, encodeCounts, type CountsAtSeq } from "@/server/notifications/counts-format";
@@ -30,43 +29,52 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS`;
 
-/** Keys per script call: one call per chunk of a fan-out, not one per recipient. */
+/**
+ * Keys per script call: one call per chunk of a fan-out, not one per recipient. (On a Redis Cluster a
+ * script's keys must share a slot, so there the calls are per slot: nearly one per recipient, sent
+ * in parallel.)
+ */
 const KEYS_PER_CALL = 500;
 
 type CountsCommand = { setCountsIfNewer: (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number> };
 
-function withCountsCommand(redis: Redis): Redis & CountsCommand {
+function withCountsCommand(redis: RedisClient): RedisClient & CountsCommand {
   if (!("setCountsIfNewer" in redis)) redis.defineCommand("setCountsIfNewer", { lua: SET_IF_NEWER });
-  return redis as Redis & CountsCommand;
+  return redis as RedisClient & CountsCommand;
 }
 
 export function countsKey(userId: string): string {
   // (Named apart from the hashes that held counts before, so an upgrade never meets the old type.)
-  return redisKey("unread", userId);
+  // The user's id is the key's hash tag, so on a Redis Cluster it shares a slot with the user's hot
+  // cache (hot-cache.ts reads both in one MGET).
+  return redisKey("unread", slotTag(userId));
 }
 
 /** Caches counts for many users in a few commands. Failures are ignored: the cache rebuilds itself. */
-export async function cacheCounts(entries: { userId: string; counts: CountsAtSeq }[], redis: Redis = getRedis()): Promise<void> {
+export async function cacheCounts(entries: { userId: string; counts: CountsAtSeq }[], redis: RedisClient = getRedis()): Promise<void> {
   const command = withCountsCommand(redis);
+  const keys = entries.map((e) => countsKey(e.userId));
   const calls: Promise<number>[] = [];
-  for (let i = 0; i < entries.length; i += KEYS_PER_CALL) {
-    const end = Math.min(entries.length, i + KEYS_PER_CALL);
-    const args: (string | number)[] = new Array((end - i) * 3 + 1);
-    const n = end - i;
-    args[n] = env.COUNTS_CACHE_TTL_SECONDS;
-    for (let j = i; j < end; j++) {
-      const { userId, counts } = entries[j]!;
-      args[j - i] = countsKey(userId);
-      args[n + 1 + (j - i) * 2] = counts.seq;
-      args[n + 2 + (j - i) * 2] = encodeCounts(counts);
+  for (const group of groupBySlot(redis, keys)) {
+    for (let i = 0; i < group.length; i += KEYS_PER_CALL) {
+      const end = Math.min(group.length, i + KEYS_PER_CALL);
+      const n = end - i;
+      const args: (string | number)[] = new Array(n * 3 + 1);
+      args[n] = env.COUNTS_CACHE_TTL_SECONDS;
+      for (let j = i; j < end; j++) {
+        const at = group[j]!;
+        const { counts } = entries[at]!;
+        args[j - i] = keys[at]!;
+        args[n + 1 + (j - i) * 2] = counts.seq;
+        args[n + 2 + (j - i) * 2] = encodeCounts(counts);
+      }
+      calls.push(command.setCountsIfNewer(n, ...args));
     }
-    calls.push(command.setCountsIfNewer(n, ...args));
   }
   await Promise.allSettled(calls);
 }
 
-export async function getUnreadCount(userId: string): Promise<UnreadCount> {
-  const redis = getRedis();
+export async function getUnreadCount(userId: string, redis: RedisClient = getRedis()): Promise<UnreadCount> {
   const cached = decodeCounts(await redis.get(countsKey(userId)).catch(() => null));
   if (cached) return cached;
   const { rows } = await pool.query<{ unread_count: number; unseen_count: number; last_seq: number }>(unreadCountStatement(userId));

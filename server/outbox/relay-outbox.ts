@@ -41,7 +41,8 @@ export async function relayOutboxBatch(): Promise<number> {
     await sql.query("UPDATE outbox SET enqueued_at = now() WHERE id = ANY($1::bigint[])", [rows.map((r) => r.id)]);
     if (requeue.length > 0) {
       await sql.query("UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])", [requeue.map((r) => r.id)]);
-      logger.warn({ triggerIds: requeue.map((r) => r.trigger_id) }, "re-queued fan-outs that were not in the queue");
+      // One line per trigger, so that a search for a trigger's id finds every line of its path.
+      for (const r of requeue) logger.warn({ triggerId: r.trigger_id, attempt: r.attempts + 1 }, "fan-out re-queued: it was not in the queue");
     }
     return rows.length;
   });
@@ -58,7 +59,7 @@ async function giveUp(sql: Sql, triggerIds: string[]): Promise<void> {
   const failed = rows.map((r) => r.id);
   if (failed.length === 0) return;
   await sql.query("UPDATE outbox SET done_at = now() WHERE trigger_id = ANY($1::uuid[]) AND done_at IS NULL", [failed]);
-  logger.error({ triggerIds: failed }, "fan-outs marked failed after OUTBOX_MAX_ATTEMPTS");
+  for (const triggerId of failed) logger.error({ triggerId }, "fan-out marked failed after OUTBOX_MAX_ATTEMPTS");
 }
 
 /** Housekeeping: done outbox rows, expired idempotency keys, and change-log rows past retention. */

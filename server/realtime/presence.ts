@@ -1,5 +1,4 @@
-import type { Redis } from "ioredis";
-import { getRedis, redisKey } from "@/server/redis";
+import { getRedis, redisKey, type RedisClient } from "@/server/redis";
 
 /**
  * Which users have a socket open somewhere, so a fan-out publishes only to them (a trigger to a
@@ -15,7 +14,7 @@ function presenceKey(): string {
   return redisKey("online");
 }
 
-export async function markOnline(userIds: Iterable<string>, redis: Redis = getRedis()): Promise<void> {
+export async function markOnline(userIds: Iterable<string>, redis: RedisClient = getRedis()): Promise<void> {
   const until = Date.now() + PRESENCE_TTL_MS;
   const members: (string | number)[] = [];
   for (const id of userIds) members.push(until, id);
@@ -27,7 +26,7 @@ export async function markOnline(userIds: Iterable<string>, redis: Redis = getRe
 }
 
 /** The subset of `userIds` that is online. If Redis cannot answer, everyone counts as online. */
-export async function filterOnline(userIds: string[], redis: Redis = getRedis()): Promise<string[]> {
+export async function filterOnline(userIds: string[], redis: RedisClient = getRedis()): Promise<string[]> {
   if (userIds.length === 0) return [];
   try {
     const scores = await redis.zmscore(presenceKey(), ...userIds);
@@ -39,7 +38,7 @@ export async function filterOnline(userIds: string[], redis: Redis = getRedis())
 }
 
 /** Everyone online now (for a broadcast: the subscribers among them see it live). Empty if Redis cannot answer. */
-export async function onlineUsers(redis: Redis = getRedis()): Promise<string[]> {
+export async function onlineUsers(redis: RedisClient = getRedis()): Promise<string[]> {
   try {
     return await redis.zrangebyscore(presenceKey(), Date.now(), "+inf");
   } catch {

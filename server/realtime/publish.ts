@@ -1,6 +1,5 @@
 import { Emitter } from "@socket.io/redis-emitter";
-import type { Redis } from "ioredis";
-import { createProducerRedis, redisKey } from "@/server/redis";
+import { createProducerRedis, redisKey, type RedisClient } from "@/server/redis";
 import { userRoom, type ServerToClientEvents } from "@/server/realtime/events";
 
 /**
@@ -8,7 +7,7 @@ import { userRoom, type ServerToClientEvents } from "@/server/realtime/events";
  * importing the Socket.IO server. Pairs with the pub/sub `@socket.io/redis-adapter` on every web node,
  * using the same channel prefix.
  */
-const globalForEmitter = globalThis as typeof globalThis & { __notifyEmitter?: { emitter: Emitter<ServerToClientEvents>; redis: Redis } };
+const globalForEmitter = globalThis as typeof globalThis & { __notifyEmitter?: { emitter: Emitter<ServerToClientEvents>; redis: RedisClient } };
 
 function getEmitter(): Emitter<ServerToClientEvents> {
   if (!globalForEmitter.__notifyEmitter) {

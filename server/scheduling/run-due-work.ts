@@ -5,7 +5,7 @@
 import { pool, withTransaction } from "@/server/db";
 import { env } from "@/server/env";
 import type { Priority } from "@/server/notifications/notifications.schema";
-import { deliveryJobExists, enqueueDeliveries, isSendingChannel, SENDING_CHANNELS, type DeliveryRef } from "@/server/channels/channel-queues";
+import { deliveryJobExists, enqueueDeliveries, isSendingChannel, SENDING_CHANNELS, uniqueTriggerIds, type DeliveryRef } from "@/server/channels/channel-queues";
 import { now } from "@/server/clock";
 import { logger } from "@/server/logger";
 import { removeNotificationsBatch } from "@/server/notifications/remove-notifications";
@@ -28,7 +28,7 @@ export async function releaseDueDeliveries(at: Date = now()): Promise<number> {
   );
   const refs = toRefs(rows);
   // If this fails, the rows are queued with an enqueued_at: requeueLostDeliveries finds them.
-  if (refs.length > 0) await enqueueDeliveries(refs).catch((error: unknown) => logger.warn({ err: error }, "released deliveries not queued; retried later"));
+  if (refs.length > 0) await enqueueDeliveries(refs).catch((error: unknown) => logger.warn({ err: error, triggerIds: uniqueTriggerIds(refs) }, "released deliveries not queued; retried later"));
   return rows.length;
 }
 
@@ -56,7 +56,7 @@ export async function requeueLostDeliveries(): Promise<number> {
     const lost = refs.filter((_, i) => !present[i]);
     if (lost.length > 0) {
       await enqueueDeliveries(lost);
-      logger.warn({ count: lost.length }, "re-queued deliveries that were not in their queue");
+      for (const ref of lost) logger.warn({ triggerId: ref.triggerId, userId: ref.userId, channel: ref.channel }, "delivery re-queued: it was not in its queue");
     }
     await sql.query(
       "UPDATE deliveries SET enqueued_at = now() WHERE (trigger_id, user_id, channel) IN (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]))",

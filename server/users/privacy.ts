@@ -4,8 +4,12 @@
 import { AppError } from "@/server/app-error";
 import { pool, withTransaction } from "@/server/db";
 import { logger } from "@/server/logger";
-import { getRedis, redisKey } from "@/server/redis";
+import { deleteMany, getRedis, redisKey, type RedisClient } from "@/server/redis";
 import { disconnectUser } from "@/server/realtime/publish";
+import { countsKey } from "@/server/notifications/unread-counts";
+import { hotCacheKey } from "@/server/notifications/hot-cache";
+import { syncedKey } from "@/server/broadcasts/broadcasts";
+import { rateLimitKey } from "@/server/routing/rate-limits";
 
 /** Tables keyed by the user's id, children first. `users` itself goes last. */
 const USER_TABLES = [
@@ -57,17 +61,28 @@ export async function eraseUser(userId: string): Promise<Erased> {
     counts.users = users ?? 0;
     return counts;
   });
-  await forgetInRedis(userId).catch((error: unknown) => logger.warn({ err: error, userId }, "erased user's Redis entries not all removed; they expire on their own"));
+  await pool
+    .query<{ key: string }>("SELECT key FROM notification_types")
+    .then(({ rows }) => forgetInRedis(userId, rows.map((r) => r.key)))
+    .catch((error: unknown) => logger.warn({ err: error, userId }, "erased user's Redis entries not all removed; they expire on their own"));
   disconnectUser(userId);
   return erased;
 }
 
-async function forgetInRedis(userId: string): Promise<void> {
-  const redis = getRedis();
-  const { rows } = await pool.query<{ key: string }>("SELECT key FROM notification_types");
+/**
+ * Removes the user's Redis entries: cached counts and hot cache, broadcast marker, the limit windows
+ * of every type, and presence. One transaction on a single Redis; on a Redis Cluster, where a
+ * transaction holds keys of one slot only, one DEL per slot and the ZREM.
+ */
+export async function forgetInRedis(userId: string, typeKeys: readonly string[], redis: RedisClient = getRedis()): Promise<void> {
+  const keys = [countsKey(userId), hotCacheKey(userId), syncedKey(userId), ...typeKeys.map((type) => rateLimitKey(type, userId))];
+  if (redis.isCluster) {
+    await Promise.all([deleteMany(redis, keys), redis.zrem(redisKey("online"), userId)]);
+    return;
+  }
   await redis
     .multi()
-    .del(redisKey("unread", userId), redisKey("inbox", userId), redisKey("broadcast-synced", userId), ...rows.map((r) => redisKey("limit", r.key, userId)))
+    .del(...keys)
     .zrem(redisKey("online"), userId)
     .exec();
 }

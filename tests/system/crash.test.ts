@@ -94,7 +94,7 @@ describe("crash safety", { timeout: 150_000 }, () => {
     // Every recipient already has cached counts (from earlier reads), which the fan-out must keep true
     // even when the worker dies between a commit and its cache write.
     const client = new Redis(redis.url);
-    const countsKey = (user: string) => `${system.redisPrefix}:unread:${user}`;
+    const countsKey = (user: string) => `${system.redisPrefix}:unread:{${user}}`;
     const seed = client.pipeline();
     for (const user of recipients) seed.set(countsKey(user), encodeCounts({ seq: 0, count: 0, unseen: 0 }), "EX", 600);
     await seed.exec();

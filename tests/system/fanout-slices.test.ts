@@ -83,7 +83,7 @@ describe("sliced fan-out", { timeout: 150_000 }, () => {
     // Every follower has cached counts already (from earlier reads); they must end right even for
     // the chunks whose worker died between its commit and its cache write.
     const redis = new Redis(system.redisUrl);
-    const countsKey = (user: string) => `${system.redisPrefix}:unread:${user}`;
+    const countsKey = (user: string) => `${system.redisPrefix}:unread:{${user}}`;
     const seed = redis.pipeline();
     for (const user of users) seed.set(countsKey(user), encodeCounts({ seq: 0, count: 0, unseen: 0 }), "EX", 600);
     await seed.exec();

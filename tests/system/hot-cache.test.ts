@@ -14,7 +14,7 @@ const service = serviceClient(web1, system.serviceKey);
 const db = new pg.Pool({ connectionString: system.databaseUrl, max: 2 });
 const redis = new Redis(system.redisUrl);
 const user = uniqueId("hot");
-const key = `${system.redisPrefix}:inbox:${user}`;
+const key = `${system.redisPrefix}:inbox:{${user}}`;
 let token: string;
 
 afterAll(async () => {

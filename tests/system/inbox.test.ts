@@ -102,7 +102,7 @@ describe("state changes and counts", () => {
     await inbox.post("/api/notifications/read", { ids: [ids[0]] });
     const { Redis } = await import("ioredis");
     const redis = new Redis(system.redisUrl);
-    expect(await redis.del(`${system.redisPrefix}:unread:${userId}`)).toBe(1);
+    expect(await redis.del(`${system.redisPrefix}:unread:{${userId}}`)).toBe(1);
     redis.disconnect();
     expect((await inbox.count()).body).toMatchObject({ count: 2, unseen: 2 });
   });

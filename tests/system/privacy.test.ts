@@ -90,7 +90,7 @@ describe("privacy", () => {
     expect(Object.values(await footprint(gone.userId, gone.email)).every((n) => n > 0)).toBe(true);
     // Cached counts exist for them.
     await userClient(web1, gone.token).count();
-    expect(await redis.exists(`${system.redisPrefix}:unread:${gone.userId}`)).toBe(1);
+    expect(await redis.exists(`${system.redisPrefix}:unread:{${gone.userId}}`)).toBe(1);
     const device = await connectDevice(web2, gone.token);
     const closed = new Promise<string>((resolve) => device.socket.once("disconnect", (reason) => resolve(reason)));
 
@@ -101,7 +101,7 @@ describe("privacy", () => {
     expect(await closed).toBe("io server disconnect");
 
     expect(await footprint(gone.userId, gone.email)).toEqual(Object.fromEntries([...TABLES, "suppressions"].map((t) => [t, 0])));
-    expect(await redis.exists(`${system.redisPrefix}:unread:${gone.userId}`)).toBe(0);
+    expect(await redis.exists(`${system.redisPrefix}:unread:{${gone.userId}}`)).toBe(0);
     expect(await footprint(kept.userId, kept.email)).toEqual(keptBefore);
     expect((await userClient(web1, kept.token).count()).body.count).toBe(1);
 

@@ -57,7 +57,7 @@ beforeAll(async () => {
   }
   // The cached counts predate these rows.
   const redis = new Redis(system.redisUrl);
-  await redis.del(`${system.redisPrefix}:unread:${user}`);
+  await redis.del(`${system.redisPrefix}:unread:{${user}}`);
   redis.disconnect();
 });
 
