@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "@/generated/prisma/client";
@@ -26,6 +27,23 @@ export const prisma = db.prisma;
 export const pool = db.pool;
 
 export type Sql = pg.PoolClient;
+
+const statementNames = new Map<string, string>();
+
+/**
+ * A hot statement, prepared once per connection: PostgreSQL parses and analyses it once (and may
+ * keep a generic plan) instead of on every call. For the fixed texts of the trigger path, called
+ * thousands of times a second; named after the text, so each variant of a text is its own.
+ */
+export function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  if (!env.DB_PREPARED_STATEMENTS) return { text, values };
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `n${createHash("sha1").update(text).digest("hex").slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
 
 /** Runs `fn` in one READ COMMITTED transaction; rolls back on any error. */
 export async function withTransaction<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {

@@ -22,6 +22,8 @@ const envSchema = z
     PUBLIC_URL: z.url().optional(),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL").default("postgresql://postgres@127.0.0.1:5432/notify"),
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    /** Prepare the hot statements once per connection (0 for poolers that cannot keep them, e.g. PgBouncer before 1.21 in transaction mode). */
+    DB_PREPARED_STATEMENTS: booleanish.default(true),
     REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL").default("redis://127.0.0.1:6379"),
     /**
      * A Redis Cluster instead of one Redis: some of its nodes, "host:port,host:port" (the rest are

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import { AppError } from "@/server/app-error";
-import { pool, withTransaction, type Sql } from "@/server/db";
+import { pool, prepared, withTransaction, type Sql } from "@/server/db";
 import { enqueueFanouts } from "@/server/queues";
 import { logger } from "@/server/logger";
 import { countMetric } from "@/server/metrics/metrics";
@@ -110,7 +110,7 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
   const explicit = Array.isArray(input.to) ? [...new Set(input.to)] : null;
   const topicKey = Array.isArray(input.to) ? null : input.to.topic;
   const id = uuidv7();
-  const { rows } = await sql.query<{ recipients: number; priority: Priority; send_at: Date | null }>(
+  const { rows } = await sql.query<{ recipients: number; priority: Priority; send_at: Date | null }>(prepared(
     `WITH type AS (
        SELECT priority, channels FROM notification_types
         WHERE key = $3 AND archived_at IS NULL AND ($13::text[] IS NULL OR $13::text[] <@ channels)
@@ -148,7 +148,7 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
       new Date(),
       input.broadcastThreshold ?? null,
     ],
-  );
+  ));
   const row = rows[0];
   if (row) return { status: 202, body: { id, status: "accepted", recipients: row.recipients }, priority: row.priority, sendAt: row.send_at };
   const { rows: types } = await sql.query<{ channels: string[]; archived: boolean }>("SELECT channels, archived_at IS NOT NULL AS archived FROM notification_types WHERE key = $1", [input.type]);

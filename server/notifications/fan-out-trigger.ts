@@ -1,5 +1,5 @@
 import { fastUuidV7 } from "@/server/ids";
-import { pool, withTransaction, type Sql } from "@/server/db";
+import { pool, prepared, withTransaction, type Sql } from "@/server/db";
 import { enqueueFanoutHelpers } from "@/server/queues";
 import { env } from "@/server/env";
 import { logger } from "@/server/logger";
@@ -390,6 +390,7 @@ async function fanOutNextChunk(
     const bumpUnseen = new Set([...freshIds, ...grouped.filter((r) => joined.get(r.id)!.wasSeen).map((r) => r.id)]);
     const groupedRows = grouped.map((r) => joined.get(r.id)!);
     const { rows } = await client.query<Omit<InsertedRow, "text" | "group"> & { idx: number; updated: boolean; sort_at: Date }>(
+      prepared(
       `WITH page AS (
          SELECT * FROM unnest($2::text[], $3::int[], $4::int[], $5::int[]) AS p(id, seq_inc, unread_inc, unseen_inc)
        ), texts AS (
@@ -502,7 +503,7 @@ async function fanOutNextChunk(
         slice?.idx ?? null,
         // UUIDv7 made here: cheaper than one call per row in PostgreSQL (which draws from the OS each time).
         fresh.map(() => fastUuidV7()),
-      ],
+      ]),
     );
     if (rows.length !== inbox.length) throw new Error(`fan-out chunk stored ${rows.length} of ${inbox.length} inbox notifications`);
     await client.query("COMMIT");
@@ -538,8 +539,7 @@ async function claimChunk(client: Sql, trigger: TriggerRow, sliced: boolean): Pr
   // with the whole id array: seconds per chunk. Index access only, whatever the statistics say.
   await client.query("BEGIN; SET LOCAL enable_seqscan = off");
   const { rows: locked } = await client.query<{ fanout_cursor: string | null }>(
-    `SELECT fanout_cursor FROM triggers WHERE id = $1 AND status IN ('accepted', 'processing') ${sliced ? "FOR SHARE" : "FOR UPDATE"}`,
-    [trigger.id],
+    prepared(`SELECT fanout_cursor FROM triggers WHERE id = $1 AND status IN ('accepted', 'processing') ${sliced ? "FOR SHARE" : "FOR UPDATE"}`, [trigger.id]),
   );
   if (!locked[0]) {
     // Completed or cancelled meanwhile.
@@ -602,6 +602,7 @@ async function fanOutInAppChunk(
   const idPrefix = fastUuidV7().slice(0, 28);
   const type: RoutingType = { key: trigger.type, category: trigger.category, optOut: trigger.opt_out, respectQuietHours: trigger.respect_quiet_hours, defaults: trigger.defaults };
   const { rows } = await client.query<{ id: string | null; user_id: string; seq: number; unread_count: number; unseen_count: number; idx: number }>(
+    prepared(
     `WITH page AS (
        SELECT s.user_id AS id, u.locale, ${inAppReasonSql("u.preferences", 8)} AS reason
          FROM topic_subscriptions s
@@ -678,7 +679,7 @@ async function fanOutInAppChunk(
       trigger.created_at,
       trigger.title === null && trigger.templates.in_app ? trigger.template_version : null,
       slice?.idx ?? null,
-    ],
+    ]),
   );
   await client.query("COMMIT");
   const [stats, ...stored] = rows;
@@ -700,8 +701,7 @@ async function pageRecipients(client: Sql, trigger: TriggerRow, cursor: string |
     const offset = Number(cursor ?? 0);
     const ids = trigger.recipient_ids.slice(offset, offset + chunkSize);
     const { rows } = await client.query<Recipient>(
-      `SELECT p.id, ${recipientColumns(trigger)}, ${HAS_PUSH("p.id", trigger)} FROM unnest($1::text[]) WITH ORDINALITY AS p(id, n) LEFT JOIN users u ON u.id = p.id ORDER BY p.n`,
-      [ids],
+      prepared(`SELECT p.id, ${recipientColumns(trigger)}, ${HAS_PUSH("p.id", trigger)} FROM unnest($1::text[]) WITH ORDINALITY AS p(id, n) LEFT JOIN users u ON u.id = p.id ORDER BY p.n`, [ids]),
     );
     return rows;
   }
@@ -811,7 +811,7 @@ async function recacheSlices(trigger: TriggerRow, chunkSize: number): Promise<vo
 }
 
 async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
-  const { rows } = await pool.query<TriggerRow>(
+  const { rows } = await pool.query<TriggerRow>(prepared(
     `SELECT t.id, t.type, t.recipient_ids, t.topic_key, t.recipients, t.broadcast_threshold, t.actor, t.target, t.data, t.title, t.body, t.actions, t.priority, t.channels,
             t.expires_at, t.status, t.created_at,
             coalesce(nt.category, 'system') AS category, coalesce(nt.opt_out, true) AS opt_out,
@@ -821,7 +821,7 @@ async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
        FROM triggers t LEFT JOIN notification_types nt ON nt.key = t.type
       WHERE t.id = $1::uuid`,
     [triggerId],
-  );
+  ));
   return rows[0] ?? null;
 }
 
