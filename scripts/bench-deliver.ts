@@ -55,7 +55,14 @@ function postTrigger(url: string, key: string, body: unknown): Promise<{ status:
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
-const system = await startSystem({ webNodes: 1, relays: 1, fanoutWorkers: Number(values["fanout-workers"]), env: { LOG_LEVEL: "error", OUTBOX_POLL_MS: "1000" } });
+const system = await startSystem({
+  webNodes: 1,
+  relays: 1,
+  fanoutWorkers: Number(values["fanout-workers"]),
+  env: { LOG_LEVEL: "error", OUTBOX_POLL_MS: "1000" },
+  // BENCH_WEB_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": a CPU profile of the web node.
+  nodeArgs: { web: process.env.BENCH_WEB_NODE_ARGS?.split(" ").filter(Boolean) ?? [] },
+});
 const web = system.webUrls[0]!;
 const db = new pg.Pool({ connectionString: system.databaseUrl, max: 4 });
 try {
