@@ -133,6 +133,13 @@ describe("two devices of one user on different web nodes, and another user", () 
       // Another user's id is not theirs to acknowledge.
       const stranger = await connectDevice(web1, await service.token(uniqueId("s")));
       expect(await stranger.socket.timeout(5000).emitWithAck("notification:ack", { id: n.id })).toEqual({ ok: true, delivered: false });
+      // Nor to read or see: nothing changes for its owner, who hears nothing of it.
+      expect(await stranger.socket.timeout(5000).emitWithAck("notifications:read", { ids: [n.id] })).toEqual({ ok: true, count: 0 });
+      expect(await stranger.socket.timeout(5000).emitWithAck("notifications:seen", { ids: [n.id] })).toEqual({ ok: true, count: 0 });
+      const owner = userClient(web2, await service.token(user));
+      expect((await owner.list()).body.notifications.find((x) => x.id === n.id)).toMatchObject({ read: false, seen: false });
+      expect((await owner.count()).body.count).toBe(1);
+      expect(device.events.filter((e) => e.event === "notifications:read" || e.event === "notifications:seen")).toEqual([]);
       stranger.close();
     } finally {
       device.close();
