@@ -59,10 +59,13 @@ export async function runRetention(
 /** Moves one batch of read, seen (or archived) notifications created before `cutoff` to the archive. */
 async function archiveBatch(cutoff: Date): Promise<number> {
   const { rowCount } = await pool.query(
+    // The owner's row is locked too (skipped when busy): a state change locks the user first, then
+    // moves the notification back from the archive, so it either waits for this move and finds it
+    // cold, or this batch leaves that user's notifications for the next run.
     `WITH picked AS (
-       SELECT id, created_at FROM notifications
-        WHERE created_at < $1 AND read_at IS NOT NULL AND (seen_at IS NOT NULL OR archived_at IS NOT NULL)
-        LIMIT $2 FOR UPDATE SKIP LOCKED
+       SELECT n.id, n.created_at FROM notifications n JOIN users u ON u.id = n.user_id
+        WHERE n.created_at < $1 AND n.read_at IS NOT NULL AND (n.seen_at IS NOT NULL OR n.archived_at IS NOT NULL)
+        LIMIT $2 FOR UPDATE OF n, u SKIP LOCKED
      ), moved AS (
        DELETE FROM notifications n USING picked p WHERE n.id = p.id AND n.created_at = p.created_at RETURNING n.*
      )
