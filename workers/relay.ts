@@ -50,7 +50,7 @@ async function main(): Promise<void> {
         lastPrune = Date.now();
         // Next months' partitions, long before they are needed (until then rows would land in the
         // default partition, which every inbox query must then read too).
-        await ensureNotificationPartitions();
+        await ensureNotificationPartitions().catch((error: unknown) => logger.error({ err: error }, "notification partitions not created; tried again in an hour"));
         await pruneOldRows();
       }
     } catch (error) {

@@ -77,12 +77,17 @@ export function listStatement(userId: string, query: ListQuery, at: Date): { tex
 export function changesStatement(userId: string, afterSeq: number, limit: number): { text: string; values: unknown[] } {
   return {
     // LATERAL: a lookup per change row (a nested loop, whatever the statistics say), so that each
-    // lookup is pruned at run time to the one partition its createdAt names.
+    // lookup is pruned at run time to the one partition its createdAt names; then, if it has been
+    // moved to cold storage since, the archive.
     text: `SELECT c.seq, c.kind, c.ids, c.at, c.notification_id, n.*
        FROM (SELECT * FROM notification_changes WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) c
        LEFT JOIN LATERAL (
          SELECT ${NOTIFICATION_COLUMNS.replace(/n\.seq/, "n.seq AS n_seq")} FROM notifications n
           WHERE n.id = c.notification_id AND n.created_at = c.notification_at AND n.user_id = c.user_id
+          UNION ALL
+         SELECT ${NOTIFICATION_COLUMNS.replace(/n\.seq/, "n.seq AS n_seq")} FROM notifications_archive n
+          WHERE n.id = c.notification_id AND n.created_at = c.notification_at AND n.user_id = c.user_id
+          LIMIT 1
        ) n ON true
       ORDER BY c.seq`,
     values: [userId, afterSeq, limit],

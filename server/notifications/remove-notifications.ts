@@ -5,7 +5,7 @@ import { withTransaction } from "@/server/db";
 import { cacheCounts } from "@/server/notifications/unread-counts";
 import { publishToUser } from "@/server/realtime/publish";
 
-export type RemovalTarget = { expiredAt: Date } | { triggerId: string; createdAt: Date } | { createdBefore: Date };
+export type RemovalTarget = { expiredAt: Date } | { triggerId: string; createdAt: Date } | { createdBefore: Date; cold?: boolean };
 
 const BATCH = 500;
 
@@ -19,17 +19,19 @@ type Bumped = { id: string; last_seq: number; unread_count: number; unseen_count
  */
 export async function removeNotificationsBatch(target: RemovalTarget): Promise<number> {
   const at = new Date();
+  // Past the retention limit, the archive's rows go the same way: they are in the inbox's pages too.
+  const table = "createdBefore" in target && target.cold ? "notifications_archive" : "notifications";
   const result = await withTransaction(async (sql) => {
     const pick =
       "expiredAt" in target
         ? { query: "SELECT id, created_at FROM notifications WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED", params: [target.expiredAt] }
         : "createdBefore" in target
-          ? { query: "SELECT id, created_at FROM notifications WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED", params: [target.createdBefore] }
+          ? { query: `SELECT id, created_at FROM ${table} WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED`, params: [target.createdBefore] }
           : { query: "SELECT id, created_at FROM notifications WHERE trigger_id = $1 AND created_at = $3 LIMIT $2 FOR UPDATE SKIP LOCKED", params: [target.triggerId] };
     const { rows: removed } = await sql.query<Removed>(
       `WITH picked AS (${pick.query}),
             gone AS (
-              DELETE FROM notifications n USING picked p WHERE n.id = p.id AND n.created_at = p.created_at
+              DELETE FROM ${table} n USING picked p WHERE n.id = p.id AND n.created_at = p.created_at
               RETURNING n.id, n.user_id, n.read_at, n.seen_at, n.archived_at)
        SELECT user_id, array_agg(id::text ORDER BY id) AS ids,
               count(*) FILTER (WHERE read_at IS NULL AND archived_at IS NULL)::int AS unread,

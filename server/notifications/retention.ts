@@ -11,7 +11,6 @@ import { pool, withTransaction, type Sql } from "@/server/db";
 import { env } from "@/server/env";
 import { now } from "@/server/clock";
 import { logger } from "@/server/logger";
-import { getRedis, redisKey } from "@/server/redis";
 import { addUtcMonths } from "@/server/notifications/partition-bounds";
 import { listNotificationPartitions } from "@/server/notifications/partitions";
 import { removeNotificationsBatch } from "@/server/notifications/remove-notifications";
@@ -38,13 +37,15 @@ export async function runRetention(
        ON CONFLICT (id) DO UPDATE SET cold_before = greatest(notification_retention.cold_before, excluded.cold_before)`,
       [addUtcMonths(cutoff, 1)],
     );
-    for (let n = BATCH; n === BATCH; result.archived += n) n = await archiveBatch(cutoff);
+    // (What is past the deletion limit is not moved, only deleted below.)
+    const floor = deleteDays > 0 ? new Date(at.getTime() - deleteDays * DAY_MS) : new Date(0);
+    for (let n = BATCH; n === BATCH; result.archived += n) n = await archiveBatch(cutoff, floor);
   }
   if (deleteDays > 0) {
     const limit = new Date(at.getTime() - deleteDays * DAY_MS);
-    for (let n = BATCH; n === BATCH; result.deletedCold += n) {
-      n = (await pool.query("DELETE FROM notifications_archive WHERE ctid IN (SELECT ctid FROM notifications_archive WHERE created_at < $1 LIMIT $2)", [limit, BATCH])).rowCount ?? 0;
-    }
+    // Both as removals (a seq, a `removed` change, the devices told): a cold one can be on a page a
+    // client holds, or in the hot cache of a quiet inbox.
+    for (let n = 1; n > 0; result.deletedCold += n) n = await removeNotificationsBatch({ createdBefore: limit, cold: true });
     for (let n = 1; n > 0; result.removedHot += n) n = await removeNotificationsBatch({ createdBefore: limit });
     for (const partition of await listNotificationPartitions()) {
       if (partition.to.getTime() > limit.getTime()) continue;
@@ -56,36 +57,49 @@ export async function runRetention(
   return result;
 }
 
-/** Moves one batch of read, seen (or archived) notifications created before `cutoff` to the archive. */
-async function archiveBatch(cutoff: Date): Promise<number> {
+/** Moves one batch of read, seen (or archived) notifications created in [floor, cutoff) to the archive. */
+async function archiveBatch(cutoff: Date, floor: Date): Promise<number> {
   const { rowCount } = await pool.query(
     // The owner's row is locked too (skipped when busy): a state change locks the user first, then
     // moves the notification back from the archive, so it either waits for this move and finds it
     // cold, or this batch leaves that user's notifications for the next run.
     `WITH picked AS (
        SELECT n.id, n.created_at FROM notifications n JOIN users u ON u.id = n.user_id
-        WHERE n.created_at < $1 AND n.read_at IS NOT NULL AND (n.seen_at IS NOT NULL OR n.archived_at IS NOT NULL)
+        WHERE n.created_at < $1 AND n.created_at >= $3 AND n.read_at IS NOT NULL AND (n.seen_at IS NOT NULL OR n.archived_at IS NOT NULL)
         LIMIT $2 FOR UPDATE OF n, u SKIP LOCKED
      ), moved AS (
        DELETE FROM notifications n USING picked p WHERE n.id = p.id AND n.created_at = p.created_at RETURNING n.*
      )
-     INSERT INTO notifications_archive (${COLUMNS}) SELECT ${COLUMNS} FROM moved ON CONFLICT DO NOTHING`,
-    [cutoff, BATCH],
+     INSERT INTO notifications_archive (${COLUMNS}) SELECT ${COLUMNS} FROM moved`,
+    [cutoff, BATCH, floor],
   );
   return rowCount ?? 0;
 }
 
+/**
+ * Drops a month partition if it is empty. Detached first (which locks the table, then the partition,
+ * in the order every query takes them), checked once nothing can reach it, and put back untouched
+ * (rolled back) if a row is there after all. Waits at most 2 s for the locks: busy, it is left for
+ * the next run.
+ */
 async function dropIfEmpty(name: string): Promise<boolean> {
-  return withTransaction(async (sql) => {
-    // The lock first: nothing can be inserted between the check and the drop.
-    await sql.query(`LOCK TABLE "${name}" IN ACCESS EXCLUSIVE MODE`);
-    const { rows } = await sql.query(`SELECT 1 FROM "${name}" LIMIT 1`);
-    if (rows.length > 0) return false;
+  const { rows: some } = await pool.query(`SELECT 1 FROM "${name}" LIMIT 1`);
+  if (some.length > 0) return false;
+  const dropped = await withTransaction(async (sql) => {
+    await sql.query("SET LOCAL lock_timeout = '2s'");
     await sql.query(`ALTER TABLE notifications DETACH PARTITION "${name}"`);
+    const { rows } = await sql.query(`SELECT 1 FROM "${name}" LIMIT 1`);
+    if (rows.length > 0) throw new KeptPartition();
     await sql.query(`DROP TABLE "${name}"`);
     return true;
+  }).catch((error: unknown) => {
+    if (error instanceof KeptPartition || (error as { code?: string }).code === "55P03") return false;
+    throw error;
   });
+  return dropped;
 }
+
+class KeptPartition extends Error {}
 
 /**
  * Moves the user's archived notifications among `ids` back into the inbox table, inside the caller's
@@ -95,27 +109,32 @@ export async function thawNotifications(sql: Sql, userId: string, ids: readonly 
   if (ids.length === 0) return 0;
   const { rowCount } = await sql.query(
     `WITH thawed AS (DELETE FROM notifications_archive WHERE user_id = $1 AND id = ANY($2::uuid[]) RETURNING *)
-     INSERT INTO notifications (${COLUMNS}) SELECT ${COLUMNS} FROM thawed ON CONFLICT DO NOTHING`,
+     INSERT INTO notifications (${COLUMNS}) SELECT ${COLUMNS} FROM thawed`,
     [userId, ids],
   );
   return rowCount ?? 0;
 }
 
 /**
- * Runs the retention job if it is the configured hour and no process has run it in the last 20
- * hours (a Redis marker; without Redis it runs, which is harmless: the job is idempotent).
+ * Runs the retention job if it is the configured hour and no process has started it in the last 20
+ * hours: the run is claimed in PostgreSQL (one row, updated only by the claimant), so every relay may
+ * ask every round. A failed run is tried again the next day (what it did is kept; it is idempotent).
  */
+let askedOn: string | null = null;
+
 export async function runRetentionIfDue(at: Date = now()): Promise<RetentionResult | null> {
   if (at.getUTCHours() !== env.RETENTION_HOUR_UTC) return null;
-  const claimed = await getRedis()
-    .set(redisKey("retention-ran"), at.toISOString(), "EX", 20 * 3600, "NX")
-    .catch(() => "OK");
-  if (claimed !== "OK") return null;
-  try {
-    return await runRetention(at);
-  } catch (error) {
-    // Not done: the next round may try again.
-    await getRedis().del(redisKey("retention-ran")).catch(() => undefined);
-    throw error;
-  }
+  // Once a day per process is enough to ask.
+  const day = at.toISOString().slice(0, 10);
+  if (askedOn === day) return null;
+  askedOn = day;
+  const { rows } = await pool.query(
+    `INSERT INTO notification_retention AS r (id, started_at) VALUES (1, $1)
+     ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at
+      WHERE r.started_at IS NULL OR r.started_at < $1::timestamptz - interval '20 hours'
+     RETURNING 1`,
+    [at],
+  );
+  if (rows.length === 0) return null;
+  return runRetention(at);
 }

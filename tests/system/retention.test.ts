@@ -36,6 +36,7 @@ const rows = {
   removedUnread: { days: 401, read: false },
 } as const;
 const ids: Record<keyof typeof rows, string> = {} as never;
+let coldOld: string;
 
 beforeAll(async () => {
   token = await service.token(user);
@@ -55,6 +56,14 @@ beforeAll(async () => {
     );
     ids[name as keyof typeof rows] = inserted[0]!.id;
   }
+  // And one archived long ago, now past the limit in cold storage.
+  const { rows: cold } = await db.query<{ id: string }>(
+    `WITH u AS (UPDATE users SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq)
+     INSERT INTO notifications_archive (id, user_id, trigger_id, type, category, priority, title, body, seq, read_at, seen_at, created_at, sort_at)
+     SELECT gen_random_uuid(), $1, gen_random_uuid(), 'comment', 'social', 'normal', 'cold and old', '', u.last_seq, $2, $2, $2, $2 FROM u RETURNING id`,
+    [user, ago(500)],
+  );
+  coldOld = cold[0]!.id;
   // The cached counts predate these rows.
   const redis = new Redis(system.redisUrl);
   await redis.del(`${system.redisPrefix}:unread:{${user}}`);
@@ -83,11 +92,13 @@ describe("retention", () => {
     expect(await where(ids.deletedRead)).toEqual([]);
     expect(await where(ids.removedUnread)).toEqual([]);
     expect(await where(recentId)).toHaveLength(1);
-    // The unread one past the limit left as a removal: the counter went down, with a change.
+    // Both past the limit left as removals (a seq and a change each; a client may hold them): the
+    // unread one took the counter down.
     const after = (await userClient(web1, token).count()).body;
     expect(after.count).toBe(2);
-    const { rows: removed } = await db.query("SELECT ids FROM notification_changes WHERE user_id = $1 AND kind = 'removed'", [user]);
-    expect(removed.map((r) => r.ids)).toEqual([[ids.removedUnread]]);
+    const { rows: removed } = await db.query("SELECT ids FROM notification_changes WHERE user_id = $1 AND kind = 'removed' ORDER BY seq", [user]);
+    expect(removed.flatMap((r) => r.ids).sort()).toEqual([coldOld, ids.deletedRead, ids.removedUnread].sort());
+    expect(await where(coldOld)).toEqual([]);
     // Its month's partition was left empty past the limit: dropped.
     const { rows: exists } = await db.query("SELECT to_regclass($1) AS t", [oldPartition]);
     expect(exists[0].t).toBeNull();

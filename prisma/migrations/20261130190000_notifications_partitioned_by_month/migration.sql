@@ -4,6 +4,19 @@
 -- notifications_default instead of failing the insert; the maintenance job (relay, hourly) keeps
 -- monthly partitions NOTIFICATION_PARTITIONS_AHEAD months ahead so that it stays empty.
 
+-- From now on a group's window ends with the (UTC) month it started in, so a notification's sort_at
+-- stays in the month of its created_at (the inbox reads month by month). Groups still open are cut
+-- at their month's end, and a notification an update already moved past its month is sorted at the
+-- last moment of its own month. (Stop the fan-out workers of the previous release before migrating:
+-- they would still move groups across months.)
+UPDATE "notification_groups"
+   SET "window_ends_at" = (date_trunc('month', "notification_at" AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC'
+ WHERE "notification_at" IS NOT NULL
+   AND "window_ends_at" > (date_trunc('month', "notification_at" AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC';
+UPDATE "notifications"
+   SET "sort_at" = (date_trunc('month', "created_at" AT TIME ZONE 'UTC') + interval '1 month' - interval '1 millisecond') AT TIME ZONE 'UTC'
+ WHERE "sort_at" >= (date_trunc('month', "created_at" AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC';
+
 -- The existing table steps aside (its constraint and index names are needed by the new one).
 ALTER TABLE "notifications" RENAME TO "notifications_unpartitioned";
 ALTER TABLE "notifications_unpartitioned" RENAME CONSTRAINT "notifications_pkey" TO "notifications_unpartitioned_pkey";
@@ -39,6 +52,9 @@ BEGIN
     RETURN false;
   END IF;
   EXECUTE format('CREATE TABLE %I (LIKE notifications INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE) WITH (fillfactor = 90)', name);
+  -- No insert may land in the default partition between the move and the attach (the attach would
+  -- then fail); inserts that route elsewhere do not touch it.
+  LOCK TABLE notifications_default IN SHARE ROW EXCLUSIVE MODE;
   EXECUTE format('WITH moved AS (DELETE FROM notifications_default WHERE created_at >= %L AND created_at < %L RETURNING *) INSERT INTO %I SELECT * FROM moved', from_at, to_at, name);
   EXECUTE format('ALTER TABLE notifications ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', name, from_at, to_at);
   RETURN true;

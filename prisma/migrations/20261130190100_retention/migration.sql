@@ -33,6 +33,7 @@ CREATE TABLE "notification_retention" (
     "id" INTEGER NOT NULL DEFAULT 1,
     "cold_before" TIMESTAMPTZ(3),
     "last_run_at" TIMESTAMPTZ(3),
+    "started_at" TIMESTAMPTZ(3),
 
     CONSTRAINT "notification_retention_pkey" PRIMARY KEY ("id")
 );
