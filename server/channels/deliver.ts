@@ -264,7 +264,7 @@ async function deliverPush(job: DeliveryJob, row: Row): Promise<Outcome> {
       );
     try {
       await record("sending");
-      const payload = { ...content, notificationId: row.notification_id ?? undefined, tag: topic, silent: !primary, delivery: job.triggerId, ...(inDoubt.has(device.id) ? { repeat: true } : {}) };
+      const payload = { ...content, notificationId: row.notification_id ?? undefined, tag: topic, silent: !primary, delivery: `${job.triggerId}/${job.userId}`, ...(inDoubt.has(device.id) ? { repeat: true } : {}) };
       const { gone } = await sendPush(device, payload, { priority: row.priority, topic, expiresAt: row.expires_at });
       if (gone) {
         await pool.query("DELETE FROM push_subscriptions WHERE id = $1", [device.id]);

@@ -15,7 +15,7 @@ export type PushPayload = {
   notificationId?: string;
   tag: string;
   silent: boolean;
-  /** The delivery (trigger) this push is for: the service worker shows each one once. */
+  /** The delivery (trigger/user) this push is for: the service worker shows each one once. */
   delivery?: string;
   /** Sent again after an attempt whose outcome was lost (the process died mid-request). */
   repeat?: boolean;

@@ -97,9 +97,9 @@ describe("web push", () => {
     await db.query(`INSERT INTO device_deliveries (trigger_id, user_id, subscription_id, status, attempts, "primary") VALUES ($1, $2, $3, 'sending', 1, true)`, [reply.body.id, userId, primaryId]);
     await eventually(async () => ((await pushStatus(reply.body.id, userId))?.status === "sent" ? true : undefined), 15_000, "push sent");
     expect(pushesTo(primary)).toHaveLength(1);
-    expect(pushesTo(primary)[0]!.payload).toMatchObject({ delivery: reply.body.id, repeat: true, body: "again" });
+    expect(pushesTo(primary)[0]!.payload).toMatchObject({ delivery: `${reply.body.id}/${userId}`, repeat: true, body: "again" });
     expect(pushesTo(older)).toHaveLength(1);
-    expect(pushesTo(older)[0]!.payload).toMatchObject({ delivery: reply.body.id, body: "again" });
+    expect(pushesTo(older)[0]!.payload).toMatchObject({ delivery: `${reply.body.id}/${userId}`, body: "again" });
     expect(pushesTo(older)[0]!.payload.repeat).toBeUndefined();
     const { rows } = await db.query('SELECT status, attempts FROM device_deliveries WHERE trigger_id = $1 ORDER BY "primary"', [reply.body.id]);
     expect(rows).toEqual([
