@@ -59,8 +59,11 @@ export async function getTriggerStatusOrThrow(triggerId: string, cursor: string 
   if (!trigger) throw new AppError("not_found", "No such trigger.");
   const [{ rows: countRows }, { rows: decided }, { rows: broadcasts }] = await Promise.all([
     pool.query<{ sent: number; delivered: number; opened: number; clicked: number }>(
+      // (With the ones retention moved to cold storage: they were sent all the same.)
       `SELECT count(*)::int AS sent, count(delivered_at)::int AS delivered, count(seen_at)::int AS opened, count(clicked_at)::int AS clicked
-         FROM notifications WHERE trigger_id = $1 AND created_at = $2`,
+         FROM (SELECT delivered_at, seen_at, clicked_at FROM notifications WHERE trigger_id = $1 AND created_at = $2
+               UNION ALL
+               SELECT delivered_at, seen_at, clicked_at FROM notifications_archive WHERE trigger_id = $1 AND created_at = $2) n`,
       [trigger.id, trigger.created_at],
     ),
     pool.query<{ channel: (typeof CHANNELS)[number]; status: (typeof COUNT_NAMES)[number]; n: number }>(
@@ -95,7 +98,10 @@ export async function getTriggerStatusOrThrow(triggerId: string, cursor: string 
               CASE WHEN clicked_at IS NOT NULL THEN 'clicked' WHEN seen_at IS NOT NULL THEN 'opened'
                    WHEN delivered_at IS NOT NULL THEN 'delivered' ELSE 'sent' END AS status,
               NULL::text AS reason, NULL::timestamptz AS deliver_at, greatest(created_at, delivered_at, seen_at, clicked_at) AS at
-         FROM notifications WHERE trigger_id = $1 AND created_at = $2 AND ($3::text IS NULL OR user_id >= $3)
+         FROM (SELECT * FROM notifications WHERE trigger_id = $1 AND created_at = $2
+               UNION ALL
+               SELECT * FROM notifications_archive WHERE trigger_id = $1 AND created_at = $2) n
+        WHERE ($3::text IS NULL OR user_id >= $3)
        UNION ALL
        SELECT user_id, channel, '' AS device, status, reason, deliver_at, updated_at AS at
          FROM deliveries WHERE trigger_id = $1 AND ($3::text IS NULL OR user_id >= $3)

@@ -136,4 +136,16 @@ describe("retention", () => {
     expect(click.status, JSON.stringify(click.body)).toBe(200);
     expect(click.body).toMatchObject({ id: ids.archivedE, read: true });
   });
+  it("a trigger's status still counts its notifications once retention has moved them to cold storage", async () => {
+    const reply = await service.trigger({ type: "comment", to: [user], actor: { id: "ann", name: "Ann" } });
+    await eventually(async () => ((await service.status(reply.body.id)).body.status === "completed" ? true : undefined));
+    const { rows: moved } = await db.query(
+      `WITH m AS (DELETE FROM notifications WHERE trigger_id = $1 RETURNING *) INSERT INTO notifications_archive SELECT * FROM m RETURNING id`,
+      [reply.body.id],
+    );
+    expect(moved).toHaveLength(1);
+    const status = (await service.status(reply.body.id)).body;
+    expect(status.channels.in_app.sent).toBe(1);
+    expect(status.outcomes.filter((o: { channel: string }) => o.channel === "in_app")).toEqual([expect.objectContaining({ userId: user, status: "sent" })]);
+  });
 });
