@@ -29,6 +29,9 @@ const USER_TABLES = [
   "sign_in_links",
 ] as const;
 
+/** Longer than any read of the inbox takes. */
+const ERASED_CACHE_RECHECK_MS = 5_000;
+
 export type Erased = Record<(typeof USER_TABLES)[number] | "suppressions" | "users", number>;
 
 /**
@@ -65,6 +68,9 @@ export async function eraseUser(userId: string): Promise<Erased> {
     .query<{ key: string }>("SELECT key FROM notification_types")
     .then(({ rows }) => forgetInRedis(userId, rows.map((r) => r.key)))
     .catch((error: unknown) => logger.warn({ err: error, userId }, "erased user's Redis entries not all removed; they expire on their own"));
+  // A read that began before the erasure may still cache the user's page and counts from its
+  // snapshot after those keys went: they are dropped once more when any such read is long over.
+  setTimeout(() => void deleteMany(getRedis(), [countsKey(userId), hotCacheKey(userId)]).catch(() => undefined), ERASED_CACHE_RECHECK_MS).unref();
   disconnectUser(userId);
   return erased;
 }

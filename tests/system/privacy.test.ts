@@ -114,6 +114,17 @@ describe("privacy", () => {
     expect(exported.body.error.code).toBe("not_found");
   });
 
+  it("drops the page and counts a read that raced the erasure cached back from its older snapshot", async () => {
+    const gone = await populatedUser("raced", uniqueId("privacy-topic"));
+    const counts = `${system.redisPrefix}:unread:{${gone.userId}}`;
+    const page = `${system.redisPrefix}:inbox:{${gone.userId}}`;
+    expect((await service.call("DELETE", `/api/v1/users/${gone.userId}`)).status).toBe(200);
+    // What such a read writes after the erasure's own cleanup: the erased page, at the old seq.
+    await redis.set(counts, "7:2:2", "EX", 300);
+    await redis.set(page, `7|${JSON.stringify({ notifications: [{ id: "x", title: "erased" }], more: false })}`, "EX", 300);
+    await eventually(async () => ((await redis.exists(counts, page)) === 0 ? true : undefined), 15_000, "the raced cache entries dropped");
+  });
+
   it("needs a service key with the notify scope, and a valid id", async () => {
     const userId = uniqueId("guarded");
     expect((await service.call("PUT", `/api/v1/users/${userId}`, { name: "Guarded" })).status).toBe(200);
