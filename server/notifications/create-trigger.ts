@@ -6,6 +6,7 @@ import { logger } from "@/server/logger";
 import { countMetric } from "@/server/metrics/metrics";
 import type { Priority, TriggerAccepted, TriggerInput } from "@/server/notifications/notifications.schema";
 import { now } from "@/server/clock";
+import { env } from "@/server/env";
 
 export type CreateTriggerOptions = {
   input: TriggerInput;
@@ -107,6 +108,13 @@ async function claimIdempotencyKey(sql: Sql, scope: string, key: string, request
  * second look tells the caller why (unknown type, or a type without template and no title).
  */
 async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: string): Promise<Stored> {
+  // A notification is as old as its trigger's acceptance: one scheduled past the retention limit
+  // would be deleted the night it is delivered. Refused instead.
+  if (input.sendAt && env.RETENTION_DELETE_DAYS > 0 && Date.parse(input.sendAt) > now().getTime() + env.RETENTION_DELETE_DAYS * 86_400_000) {
+    throw new AppError("validation_failed", `sendAt is further ahead than notifications are kept (RETENTION_DELETE_DAYS = ${env.RETENTION_DELETE_DAYS}).`, {
+      details: [{ field: "sendAt", message: `must be within ${env.RETENTION_DELETE_DAYS} days` }],
+    });
+  }
   const explicit = Array.isArray(input.to) ? [...new Set(input.to)] : null;
   const topicKey = Array.isArray(input.to) ? null : input.to.topic;
   const id = uuidv7();

@@ -394,6 +394,12 @@ describe("fields stored for the routing release", () => {
     const sms = await service.trigger({ type: "like", to: [user], channels: ["sms"] });
     expect(sms.status).toBe(422);
     expect(sms.body.error.details[0].field).toBe("channels");
+    // Scheduled further ahead than notifications are kept (RETENTION_DELETE_DAYS, 365): refused, nothing stored.
+    const far = await service.trigger({ type: "like", to: [user], sendAt: new Date(Date.now() + 400 * 86_400_000).toISOString() });
+    expect(far.status).toBe(422);
+    expect(far.body.error).toMatchObject({ code: "validation_failed", details: [{ field: "sendAt", message: "must be within 365 days" }] });
+    const { rows: stored } = await db.query("SELECT count(*)::int AS n FROM triggers WHERE $1 = ANY(recipient_ids)", [user]);
+    expect(stored[0].n).toBe(3);
   });
 
   it("scopes Idempotency-Key to the service key", async () => {
