@@ -10,7 +10,13 @@ import net from "node:net";
 export const STICKY_COOKIE = "notify_node";
 const PINNED = new RegExp(`(?:^|;\\s*)${STICKY_COOKIE}=(\\d+)`);
 
-export type StickyProxy = { server: http.Server; url: string; close: () => Promise<void> };
+export type StickyProxy = {
+  server: http.Server;
+  url: string;
+  /** WebSocket upgrades spliced to each node so far (index = node). */
+  upgrades: number[];
+  close: () => Promise<void>;
+};
 
 export async function startStickyProxy(backends: string[], port = 0, host = "127.0.0.1"): Promise<StickyProxy> {
   if (backends.length === 0) throw new Error("the proxy needs at least one web node");
@@ -60,9 +66,11 @@ export async function startStickyProxy(backends: string[], port = 0, host = "127
   const server = http.createServer((req, res) => forward(req, res));
   const tunnels = new Set<net.Socket>();
   // WebSocket upgrades: the raw connection is spliced to the pinned node.
+  const upgrades = targets.map(() => 0);
   server.on("upgrade", (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
     const { index } = choose(req);
     const target = targets[Math.max(0, index)]!;
+    upgrades[Math.max(0, index)]!++;
     const upstream = net.connect(Number(target.port), target.hostname, () => {
       const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
       for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
@@ -88,6 +96,7 @@ export async function startStickyProxy(backends: string[], port = 0, host = "127
   return {
     server,
     url: `http://${host}:${address.port}`,
+    upgrades,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
