@@ -48,8 +48,7 @@ async function userWith(n: number): Promise<{ userId: string; token: string }> {
   return { userId, token };
 }
 
-function mount(token: string) {
-  const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+function mount(token: string, client = new QueryClient({ defaultOptions: { queries: { retry: false } } })) {
   return render(
     <QueryClientProvider client={client}>
       <NotificationProvider connection={{ baseUrl: web, token }}>
@@ -118,5 +117,26 @@ describe("NotificationProvider and NotificationBell", () => {
     // And the server agrees: nothing was read.
     const fresh = userClient(web, await service.token(userId));
     expect((await fresh.count()).body.count).toBe(2);
+  });
+  it("a history page older than the inbox (another snapshot) gets the changes after it replayed; a count ahead of it triggers a catch-up", async () => {
+    const { userId, token } = await userWith(1);
+    const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+    mount(token, client);
+    await waitFor(() => expect(screen.getByTestId("notification-badge").textContent).toBe("1"), { timeout: 10_000 });
+    const latest = () => client.getQueryData<{ notifications: { id: string }[]; lastSeq: number }>(["inbox", "latest"]);
+    await waitFor(() => expect(latest()?.notifications).toHaveLength(1));
+    const [first] = latest()!.notifications;
+    // A history page fetched from a snapshot before that notification (seq 0), as when it loads
+    // while the fan-out commits: the provider replays the changes after seq 0 onto it.
+    const historyKey = ["inbox", "history", { filter: "all" }];
+    await act(() => client.fetchQuery({ queryKey: historyKey, queryFn: async () => ({ pages: [{ notifications: [], nextCursor: null, lastSeq: 0 }], pageParams: [undefined] }) }));
+    await waitFor(() => expect(client.getQueryData<{ pages: { notifications: { id: string }[] }[] }>(historyKey)?.pages[0]!.notifications.map((n) => n.id)).toEqual([first!.id]), { timeout: 10_000 });
+    // A count fetched with a seq ahead of the inbox (an event the socket never delivered): caught up.
+    // (Once nothing is in flight: a fetch of the count under way would be joined, not replaced.)
+    await waitFor(() => expect(client.isFetching()).toBe(0));
+    requests.length = 0;
+    await act(() => client.fetchQuery({ queryKey: ["inbox", "count"], queryFn: async () => ({ count: 1, unseen: 1, seq: latest()!.lastSeq + 5 }) }));
+    await waitFor(() => expect(requests.some((r) => r.includes("/api/notifications/changes?afterSeq="))).toBe(true), { timeout: 10_000 });
+    expect(userId).toBeTruthy();
   });
 });

@@ -199,6 +199,43 @@ export function NotificationProvider({ children, connection, navigate }: Provide
     }
   }, [latest.data, catchUp]);
 
+  // Every page fetched says which seq it reflects, and so does every count fetched. A page older than
+  // what the inbox is caught up to (the history and the latest page load at the same time, in two
+  // snapshots) has the changes after it replayed onto it; a count ahead of it (a network blip the
+  // socket did not notice) means something was missed. Replaying changes twice is harmless.
+  useEffect(() => {
+    const rewind = (seq: number) => {
+      const run = () => {
+        if (lastSeq.current !== null && seq < lastSeq.current) {
+          lastSeq.current = seq;
+          void catchUp();
+        }
+      };
+      if (catchingUp.current) void catchingUp.current.then(run);
+      else run();
+    };
+    return client.getQueryCache().subscribe((event) => {
+      if (event.type !== "updated" || event.action.type !== "success" || event.action.manual) return;
+      const [root, kind] = event.query.queryKey as readonly unknown[];
+      if (root !== "inbox" || lastSeq.current === null) return;
+      const data = event.action.data;
+      if (kind === "count") {
+        const seq = (data as UnreadCount).seq;
+        const check = () => {
+          if (lastSeq.current !== null && seq > lastSeq.current) void catchUp();
+        };
+        // (A catch-up under way may end short of it: checked again once it is done.)
+        if (catchingUp.current) void catchingUp.current.then(check);
+        else check();
+      } else if (kind === "history") {
+        const pages = (data as InfiniteData<InboxPage>).pages;
+        if (pages.length > 0) rewind(Math.min(...pages.map((p) => p.lastSeq)));
+      } else if (kind === "latest") {
+        rewind((data as InboxPage).lastSeq);
+      }
+    });
+  }, [client, catchUp]);
+
   /** Applies an event that carries a seq, or catches up when one was missed. */
   const onSeq = useCallback(
     (seq: number, apply: () => void) => {
@@ -252,10 +289,14 @@ export function NotificationProvider({ children, connection, navigate }: Provide
     const onVisible = () => {
       if (document.visibilityState === "visible") void catchUp();
     };
+    // Back online: the socket may not have noticed it was gone (and missed what was sent meanwhile).
+    const onOnline = () => void catchUp();
     document.addEventListener("visibilitychange", onVisible);
+    window.addEventListener("online", onOnline);
     return () => {
       clearInterval(poll);
       document.removeEventListener("visibilitychange", onVisible);
+      window.removeEventListener("online", onOnline);
       socket.close();
     };
   }, [client, catchUp, onSeq, baseUrl, token]);
