@@ -13,7 +13,7 @@ import calculateSlot from "cluster-key-slot";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDevice, eventually, serviceClient, uniqueId, userClient } from "./client";
-import { freePort, startPrivateRedis, startSystem } from "./start-system";
+import { freePort, startPrivateRedis, startSystem, waitForRedis } from "./start-system";
 
 // The server modules read their settings once, at import: a private prefix, and ingestion buckets so
 // small and slow to refill that a test's few calls find them exactly as the previous call left them.
@@ -45,20 +45,7 @@ async function startClusterNode(): Promise<number> {
   args.push("--cluster-config-file", path.join(dir, `nodes-${port}.conf`), "--dir", dir, "--save", "", "--appendonly", "no");
   const child = spawn("redis-server", args, { stdio: "ignore" });
   nodes.push(child);
-  const probe = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on("error", () => undefined);
-  for (let i = 0; ; i++) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      break;
-    } catch {
-      if (i > 50) throw new Error(`redis-server on ${port} did not start`);
-      probe.disconnect();
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  probe.disconnect();
+  await waitForRedis(port);
   return port;
 }
 

@@ -54,15 +54,9 @@ export async function dropTestDatabase(url: string): Promise<void> {
   await client.end();
 }
 
-/**
- * A private redis-server on a free port, for tests that flush or kill Redis. `port` starts it on a
- * given one instead (a restart after a kill, where every process still points at the old URL).
- */
-export async function startPrivateRedis(options: { port?: number } = {}): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
-  const port = options.port ?? (await freePort());
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  const url = `redis://127.0.0.1:${port}`;
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+/** Resolves once a redis-server answers PING on `port` (5 s at most). */
+export async function waitForRedis(port: number): Promise<void> {
+  const client = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on("error", () => undefined);
   for (let i = 0; ; i++) {
     try {
@@ -76,6 +70,16 @@ export async function startPrivateRedis(options: { port?: number } = {}): Promis
     }
   }
   client.disconnect();
+}
+/**
+ * A private redis-server on a free port, for tests that flush or kill Redis. `port` starts it on a
+ * given one instead (a restart after a kill, where every process still points at the old URL).
+ */
+export async function startPrivateRedis(options: { port?: number } = {}): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+  const port = options.port ?? (await freePort());
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const url = `redis://127.0.0.1:${port}`;
+  await waitForRedis(port);
   return {
     url,
     port,
