@@ -11,6 +11,7 @@ import { closeQueues } from "@/server/queues";
 import { logger } from "@/server/logger";
 import { createMetricsHandler } from "@/server/metrics/exposition";
 import { flushMetrics } from "@/server/metrics/metrics";
+import { directHandler, loadDirectRoutes, serveDirect } from "@/server/http/direct-routes";
 
 process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
 
@@ -19,10 +20,14 @@ const app = next({ dev, hostname: "localhost", port: env.PORT, turbopack: dev })
 const handle = app.getRequestHandler();
 
 await app.prepare();
+if (env.DIRECT_ROUTES) await loadDirectRoutes();
 let serveMetrics: ReturnType<typeof createMetricsHandler> | null = null;
 const httpServer = createServer((req, res) => {
   if (serveMetrics && req.method === "GET" && (req.url === "/metrics" || req.url?.startsWith("/metrics?"))) void serveMetrics(req, res);
-  else void handle(req, res);
+  else {
+    const direct = env.DIRECT_ROUTES ? directHandler(req) : null;
+    void (direct ? serveDirect(direct, req, res) : handle(req, res));
+  }
 });
 const sockets = attachSocketServer(httpServer);
 serveMetrics = createMetricsHandler(() => sockets.io.engine.clientsCount);

@@ -19,6 +19,8 @@ const envSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     /** Address the web node listens on (not HOSTNAME: shells and containers set that to the machine name). */
     BIND_ADDRESS: z.string().default("0.0.0.0"),
+    /** The hot inbox and trigger routes served by the web node itself, skipping Next.js's pipeline (server/http/direct-routes.ts). */
+    DIRECT_ROUTES: booleanish.default(true),
     PUBLIC_URL: z.url().optional(),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL").default("postgresql://postgres@127.0.0.1:5432/notify"),
     DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),

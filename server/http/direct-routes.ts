@@ -1,0 +1,102 @@
+// The hottest API routes, served by the web node with the very route-handler modules Next.js serves,
+// without Next.js's request pipeline in front of them. On this 2-core machine that pipeline costs about
+// 1.5–2 ms of CPU per request (a bare 404 included), several times what accepting a trigger or serving
+// a cached inbox page costs itself; `npm run bench:load` and `bench:read` measure the difference.
+// The handlers are the route modules' own exports, so behaviour is one code path: the system test
+// `direct-routes.test.ts` compares every route here against the same request through Next.js.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { MAX_BODY_BYTES } from "@/server/http/read-body-bytes";
+import { logger } from "@/server/logger";
+
+type RouteHandler = (request: Request, context: { params: Promise<Record<string, never>> }) => Promise<Response>;
+type RouteModule = Partial<Record<"GET" | "POST" | "PATCH" | "DELETE" | "PUT", RouteHandler>>;
+
+/** Exact paths only (no `[param]` segments); anything else, including a trailing slash, goes to Next.js. */
+const ROUTES: Record<string, () => Promise<RouteModule>> = {
+  "/api/v1/notifications": () => import("@/app/api/v1/notifications/route"),
+  "/api/notifications": () => import("@/app/api/notifications/route"),
+  "/api/notifications/unread-count": () => import("@/app/api/notifications/unread-count/route"),
+  "/api/notifications/changes": () => import("@/app/api/notifications/changes/route"),
+  "/api/notifications/read": () => import("@/app/api/notifications/read/route"),
+  "/api/notifications/unread": () => import("@/app/api/notifications/unread/route"),
+  "/api/notifications/seen": () => import("@/app/api/notifications/seen/route"),
+  "/api/notifications/read-all": () => import("@/app/api/notifications/read-all/route"),
+  "/api/notifications/archive": () => import("@/app/api/notifications/archive/route"),
+  "/api/notifications/unarchive": () => import("@/app/api/notifications/unarchive/route"),
+};
+
+const loaded = new Map<string, RouteModule>();
+
+/** Loads every direct route's module, so the first request does not pay for it (and a broken import fails the start). */
+export async function loadDirectRoutes(): Promise<void> {
+  await Promise.all(Object.entries(ROUTES).map(async ([path, load]) => loaded.set(path, await load())));
+}
+
+/**
+ * The handler for this request, or null when Next.js should serve it: another path or method, or a
+ * body the direct path does not buffer (no Content-Length, or one past the API's limit, which Next.js
+ * then answers with the usual 413 from the same handler).
+ */
+export function directHandler(req: IncomingMessage): RouteHandler | null {
+  const url = req.url ?? "";
+  const query = url.indexOf("?");
+  const module = loaded.get(query === -1 ? url : url.slice(0, query));
+  const handler = module?.[req.method as keyof RouteModule];
+  if (!handler) return null;
+  if (req.method === "GET") return handler;
+  const length = req.headers["content-length"];
+  if (length === undefined || req.headers["transfer-encoding"] !== undefined) return null;
+  const bytes = Number(length);
+  return Number.isInteger(bytes) && bytes >= 0 && bytes <= MAX_BODY_BYTES ? handler : null;
+}
+
+/** Runs a route handler on a Node request: the body buffered (its length is known and bounded), the response written back. */
+export async function serveDirect(handler: RouteHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    const body = req.method === "GET" ? undefined : await readBody(req);
+    const headers = new Headers();
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      // HTTP/2 pseudo-headers cannot occur here (HTTP/1.1 server); anything invalid ends in the catch.
+      headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    }
+    const request = new Request(`http://${req.headers.host ?? "localhost"}${req.url}`, {
+      method: req.method,
+      headers,
+      body: body && new Uint8Array(body),
+    });
+    const response = await handler(request, { params: Promise.resolve({}) });
+    const out: Record<string, string | string[]> = {};
+    response.headers.forEach((value, key) => {
+      if (key !== "set-cookie") out[key] = value;
+    });
+    const cookies = response.headers.getSetCookie();
+    if (cookies.length > 0) out["set-cookie"] = cookies;
+    const payload = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
+    if (payload) out["content-length"] = String(payload.byteLength);
+    res.writeHead(response.status, out);
+    res.end(payload);
+  } catch (error) {
+    // The handlers answer every error themselves; this is a broken request stream or a bug here.
+    logger.error({ err: error, url: req.url }, "direct route failed");
+    if (!res.headersSent) {
+      res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: "internal_error", message: "Something went wrong on our side." } }));
+    } else res.destroy();
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.byteLength;
+      // Content-Length was checked; a client sending more than it announced is cut off.
+      if (size > MAX_BODY_BYTES) req.destroy(new Error("request body longer than its Content-Length"));
+      else chunks.push(chunk);
+    });
+    req.once("end", () => resolve(Buffer.concat(chunks)));
+    req.once("error", reject);
+    req.once("aborted", () => reject(new Error("request aborted")));
+  });
+}
