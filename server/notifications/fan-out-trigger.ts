@@ -309,11 +309,11 @@ async function fanOutNextChunk(
 ): Promise<{ rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[] }> {
   const client = await pool.connect();
   try {
-    const claimed = await claimChunk(client, trigger, sliced);
+    const claimed = trigger.topic_key === null && !sliced ? await claimExplicitChunk(client, trigger, chunkSize) : await claimChunk(client, trigger, sliced);
     if (!claimed) return { rows: [], isLast: true };
     const { slice, cursor } = claimed;
     if (routesInAppInSql(trigger, renderer, inboxByRead)) return await fanOutInAppChunk(client, trigger, renderer, chunkSize, slice, cursor);
-    const recipients = await pageRecipients(client, trigger, cursor, chunkSize, slice?.upto ?? null);
+    const recipients = claimed.recipients ?? (await pageRecipients(client, trigger, cursor, chunkSize, slice?.upto ?? null));
     // Sliced: the last chunk of this slice (other slices may remain; the caller asks for more).
     const isLast = recipients.length < chunkSize || (slice?.upto != null && recipients.at(-1)?.id === slice.upto);
     const nextCursor =
@@ -391,7 +391,8 @@ async function fanOutNextChunk(
     const groupedRows = grouped.map((r) => joined.get(r.id)!);
     const { rows } = await client.query<Omit<InsertedRow, "text" | "group"> & { idx: number; updated: boolean; sort_at: Date }>(
       prepared(
-      `WITH page AS (
+      // A small trigger's statement is planned once (see begin) and cached apart from the big one's.
+      `${genericPlans(trigger) ? "/* generic */ " : ""}WITH page AS (
          SELECT * FROM unnest($2::text[], $3::int[], $4::int[], $5::int[]) AS p(id, seq_inc, unread_inc, unseen_inc)
        ), texts AS (
          SELECT * FROM unnest($6::int[], $7::text[], $40::uuid[]) AS t(idx, user_id, nid)
@@ -526,6 +527,53 @@ async function fanOutNextChunk(
 }
 
 type Slice = { idx: number; after: string; upto: string | null; cursor: string | null };
+type Claimed = { slice: Slice | null; cursor: string | null; recipients?: Recipient[] };
+
+/**
+ * Up to this many explicit recipients, a trigger's statements run on generic plans. Otherwise
+ * PostgreSQL plans the chunk's big statement anew at every execution (its estimate of a generic plan
+ * over the partitioned notifications table never wins), and that planning, about 1.5 ms, was the
+ * largest single cost of a small trigger in PostgreSQL. A generic plan assumes arrays of a few
+ * elements, right for these and wrong for a 2,000-recipient chunk, which keeps its custom plans.
+ */
+const GENERIC_PLAN_MAX_RECIPIENTS = 64;
+const genericPlans = (trigger: TriggerRow) => trigger.topic_key === null && trigger.recipient_ids.length <= GENERIC_PLAN_MAX_RECIPIENTS;
+
+/** Opens the chunk's transaction (every table reached by its keys only: see claimChunk). */
+async function begin(client: Sql, trigger: TriggerRow): Promise<void> {
+  await client.query(`BEGIN; SET LOCAL enable_seqscan = off${genericPlans(trigger) ? "; SET LOCAL plan_cache_mode = force_generic_plan" : ""}`);
+}
+
+/** The trigger is done (completed or cancelled meanwhile): so is its outbox row. Ends the transaction. */
+async function claimedNothing(client: Sql, trigger: TriggerRow): Promise<null> {
+  await client.query("UPDATE outbox SET done_at = coalesce(done_at, now()) WHERE trigger_id = $1", [trigger.id]);
+  await client.query("COMMIT");
+  return null;
+}
+
+/**
+ * claimChunk and pageRecipients in one statement, for a trigger with explicit recipients: locks the
+ * trigger row and reads the next page of its stored list after the cursor, with the profiles. (One
+ * round trip fewer on the path most triggers take.) Always one row when the trigger is claimed, with
+ * a null id when the list is done.
+ */
+async function claimExplicitChunk(client: Sql, trigger: TriggerRow, chunkSize: number): Promise<Claimed | null> {
+  await begin(client, trigger);
+  const { rows } = await client.query<Recipient & { fanout_cursor: string | null }>(
+    prepared(
+      `SELECT t.fanout_cursor, p.id, ${recipientColumns(trigger)}, ${HAS_PUSH("p.id", trigger)}
+         FROM (SELECT fanout_cursor, recipient_ids FROM triggers WHERE id = $1::uuid AND status IN ('accepted', 'processing') FOR UPDATE) t
+         LEFT JOIN LATERAL unnest(t.recipient_ids[coalesce(t.fanout_cursor::int, 0) + 1 : coalesce(t.fanout_cursor::int, 0) + $2::int])
+                           WITH ORDINALITY AS p(id, n) ON true
+         LEFT JOIN users u ON u.id = p.id
+        ORDER BY p.n`,
+      [trigger.id, chunkSize],
+    ),
+  );
+  if (!rows[0]) return claimedNothing(client, trigger);
+  const recipients = rows[0].id === null ? [] : rows.map(({ fanout_cursor: _, ...recipient }) => recipient);
+  return { slice: null, cursor: rows[0].fanout_cursor, recipients };
+}
 
 /**
  * Opens the chunk's transaction and takes its place: locks the trigger row and reads the cursor, so
@@ -533,20 +581,15 @@ type Slice = { idx: number; after: string; upto: string | null; cursor: string |
  * trigger (a cancellation waits for the chunk) and takes a free slice of its own. Null (committed)
  * when there is nothing left for this caller.
  */
-async function claimChunk(client: Sql, trigger: TriggerRow, sliced: boolean): Promise<{ slice: Slice | null; cursor: string | null } | null> {
+async function claimChunk(client: Sql, trigger: TriggerRow, sliced: boolean): Promise<Claimed | null> {
   // Every table this chunk touches is reached by its keys. With stale statistics (a users table that
   // just grew by a million) the planner once chose a sequential scan of users, comparing each row
   // with the whole id array: seconds per chunk. Index access only, whatever the statistics say.
-  await client.query("BEGIN; SET LOCAL enable_seqscan = off");
+  await begin(client, trigger);
   const { rows: locked } = await client.query<{ fanout_cursor: string | null }>(
     prepared(`SELECT fanout_cursor FROM triggers WHERE id = $1 AND status IN ('accepted', 'processing') ${sliced ? "FOR SHARE" : "FOR UPDATE"}`, [trigger.id]),
   );
-  if (!locked[0]) {
-    // Completed or cancelled meanwhile.
-    await client.query("UPDATE outbox SET done_at = coalesce(done_at, now()) WHERE trigger_id = $1", [trigger.id]);
-    await client.query("COMMIT");
-    return null;
-  }
+  if (!locked[0]) return claimedNothing(client, trigger);
   if (!sliced) return { slice: null, cursor: locked[0].fanout_cursor };
   const { rows: free } = await client.query<Slice>(
     "SELECT idx, after, upto, cursor FROM fanout_ranges WHERE trigger_id = $1 AND done_at IS NULL ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED",
@@ -864,8 +907,12 @@ async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<void> 
   countMetric("notify_notifications_updated_total", {}, updated);
   const acceptedAt = Date.parse(shared.createdAt);
   observeMetric("notify_trigger_to_stored_seconds", {}, (Date.now() - acceptedAt) / 1000, rows.length);
-  await cacheCounts(rows.map((r) => ({ userId: r.user_id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.seq } })));
-  const online = new Set(await filterOnline(rows.map((r) => r.user_id)));
+  // Both at once: one round trip to Redis instead of two in a row.
+  const [, onlineIds] = await Promise.all([
+    cacheCounts(rows.map((r) => ({ userId: r.user_id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.seq } }))),
+    filterOnline(rows.map((r) => r.user_id)),
+  ]);
+  const online = new Set(onlineIds);
   let published = 0;
   for (const row of rows) {
     if (!online.has(row.user_id)) continue;
