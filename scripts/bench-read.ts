@@ -122,7 +122,7 @@ try {
   await timeEach(200, (u) => pool.query(listStatement(u, { limit: 20, filter: "all" }, new Date())));
   let hits = 0;
   console.log("\nthe data layer alone (one at a time):");
-  line("page from the hot cache (Redis MGET + parse)", await timeEach(REQUESTS, async (u) => ((await readHotCache(u, 20)) ? hits++ : 0)));
+  line("page from the hot cache (Redis GET + LRANGE, parse)", await timeEach(REQUESTS, async (u) => ((await readHotCache(u, 20)) ? hits++ : 0)));
   line("page from PostgreSQL (the list statement)", await timeEach(REQUESTS, (u) => pool.query(listStatement(u, { limit: 20, filter: "all" }, new Date()))));
   line("unread count from the counts cache (Redis GET)", await timeEach(REQUESTS, (u) => redis.get(countsKey(u))));
   line("unread count from PostgreSQL (the users row)", await timeEach(REQUESTS, (u) => pool.query(unreadCountStatement(u))));

@@ -52,17 +52,32 @@ describe("hot cache", () => {
   it("serves the first page from Redis once read, for the current seq only", async () => {
     const page = await firstPage(web1);
     expect(page.notifications.map((n) => ({ id: n.id, read: n.read }))).toEqual(await truth());
-    const cached = await redis.get(key);
-    expect(cached?.startsWith(`${page.lastSeq}|`)).toBe(true);
+    const [head, ...cached] = await redis.lrange(key, 0, -1);
+    expect(head).toBe(`${page.lastSeq}|0`);
+    expect(cached.map((n) => JSON.parse(n).id)).toEqual(page.notifications.map((n) => n.id));
     // A cached page for the current seq is what the API answers (here a doctored one, to see it).
-    const doctored = JSON.parse(cached!.slice(cached!.indexOf("|") + 1));
-    doctored.notifications[0].title = "from the hot cache";
-    await redis.set(key, `${page.lastSeq}|${JSON.stringify(doctored)}`, "EX", 60);
+    const doctored = [JSON.stringify({ ...JSON.parse(cached[0]!), title: "from the hot cache" }), ...cached.slice(1)];
+    const store = async (seq: number) => {
+      await redis.del(key);
+      await redis.rpush(key, `${seq}|0`, ...doctored);
+      await redis.expire(key, 60);
+    };
+    await store(page.lastSeq);
     expect((await firstPage(web2)).notifications[0]!.title).toBe("from the hot cache");
+    // A page shorter than the cache reads only its share, and knows there is more.
+    const short = await userClient(web2, token).list("?limit=2");
+    expect(short.body.notifications.map((n) => n.id)).toEqual(page.notifications.slice(0, 2).map((n) => n.id));
+    expect(short.body.notifications[0]!.title).toBe("from the hot cache");
+    expect(short.body.nextCursor).toBeTruthy();
     // One for an older seq is never served, and is replaced.
-    await redis.set(key, `${page.lastSeq - 1}|${JSON.stringify(doctored)}`, "EX", 60);
+    await store(page.lastSeq - 1);
     expect((await firstPage(web2)).notifications[0]!.title).not.toBe("from the hot cache");
-    expect((await redis.get(key))?.startsWith(`${page.lastSeq}|`)).toBe(true);
+    expect(await redis.lindex(key, 0)).toBe(`${page.lastSeq}|0`);
+    // An entry in the earlier string format (a web node of the previous version) is never served as a
+    // page, and is replaced by the list.
+    await redis.set(key, `${page.lastSeq - 1}|${JSON.stringify({ notifications: [], more: false })}`, "EX", 60);
+    expect((await firstPage(web2)).notifications.map((n) => n.id)).toEqual(page.notifications.map((n) => n.id));
+    expect(await redis.type(key)).toBe("list");
   });
 
   it("after every kind of change the next page is what PostgreSQL holds", async () => {

@@ -121,7 +121,8 @@ describe("privacy", () => {
     expect((await service.call("DELETE", `/api/v1/users/${gone.userId}`)).status).toBe(200);
     // What such a read writes after the erasure's own cleanup: the erased page, at the old seq.
     await redis.set(counts, "7:2:2", "EX", 300);
-    await redis.set(page, `7|${JSON.stringify({ notifications: [{ id: "x", title: "erased" }], more: false })}`, "EX", 300);
+    await redis.rpush(page, "7|0", JSON.stringify({ id: "x", title: "erased" }));
+    await redis.expire(page, 300);
     await eventually(async () => ((await redis.exists(counts, page)) === 0 ? true : undefined), 15_000, "the raced cache entries dropped");
   });
 
