@@ -16,11 +16,23 @@ export async function ensureNotificationPartitions(at: Date = now(), ahead: numb
   const created: string[] = [];
   for (let i = 0; i <= ahead; i++) {
     const month = addUtcMonths(at, i);
-    const { rows } = await pool.query<{ created: boolean }>("SELECT notify_create_notifications_partition($1) AS created", [month]);
-    if (rows[0]?.created) created.push(month.toISOString().slice(0, 7));
+    if (await createPartition(month)) created.push(month.toISOString().slice(0, 7));
   }
   if (created.length > 0) logger.info({ months: created }, "notification partitions created");
   return created;
+}
+
+/** One month's partition; tried again when PostgreSQL chose it as a deadlock's victim (traffic goes first). */
+async function createPartition(month: Date, attempts = 5): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { rows } = await pool.query<{ created: boolean }>("SELECT notify_create_notifications_partition($1) AS created", [month]);
+      return rows[0]?.created ?? false;
+    } catch (error) {
+      if (attempt >= attempts || (error as { code?: string }).code !== "40P01") throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
 }
 
 /** The monthly partitions, oldest first, with their bounds (the default partition is not listed). */

@@ -156,4 +156,25 @@ describe("partition maintenance", () => {
     expect((await db.query("SELECT notify_create_notifications_partition($1) AS created", [at])).rows[0].created).toBe(false);
     await db.query("DROP TABLE notifications_y2041m03");
   });
+
+  it("creating a partition waits for a transaction that read the default partition and then writes to it: no deadlock", async () => {
+    const other = new pg.Client({ connectionString: inject("system").databaseUrl });
+    await other.connect();
+    try {
+      // Like a fan-out joining an open group, or a read-state change: read, then write.
+      await other.query("BEGIN");
+      await other.query("SELECT count(*) FROM notifications_default");
+      const creating = db.query("SELECT notify_create_notifications_partition($1) AS created", ["2042-05-10T00:00:00Z"]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Past deadlock_timeout (1 s) PostgreSQL would abort one of the two, were they in a cycle.
+      await other.query("UPDATE notifications_default SET title = title WHERE false");
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      await other.query("COMMIT");
+      expect((await creating).rows[0].created).toBe(true);
+    } finally {
+      await other.query("ROLLBACK").catch(() => undefined);
+      await other.end();
+      await db.query("DROP TABLE IF EXISTS notifications_y2042m05");
+    }
+  });
 });
