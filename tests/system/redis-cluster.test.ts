@@ -14,6 +14,7 @@ import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDevice, eventually, serviceClient, uniqueId, userClient } from "./client";
 import { freePort, startPrivateRedis, startSystem, waitForRedis } from "./start-system";
+import { startProviderStandIns } from "./provider-stand-ins";
 
 // The server modules read their settings once, at import: a private prefix, and ingestion buckets so
 // small and slow to refill that a test's few calls find them exactly as the previous call left them.
@@ -277,6 +278,45 @@ describe("the system on a Redis Cluster (REDIS_CLUSTER_NODES)", () => {
       expect(await single.keys(`${system.redisPrefix}:*`)).toEqual([]);
     } finally {
       await system.stop();
+    }
+  });
+
+  it("the channel queues on the cluster: an email refused with 503, retried and sent exactly once", async () => {
+    const providers = await startProviderStandIns({ emailKey: "re_cluster_key", smsSid: "AC123", smsToken: "sms-token" });
+    const system = await startSystem({
+      webNodes: 1,
+      relays: 1,
+      fanoutWorkers: 1,
+      channelWorkers: 2,
+      redisUrl: `redis://127.0.0.1:${single.options.port}`,
+      env: {
+        REDIS_CLUSTER_NODES: ports.map((p) => `127.0.0.1:${p}`).join(","),
+        RESEND_API_KEY: "re_cluster_key",
+        RESEND_BASE_URL: providers.url,
+        EMAIL_FROM: "Notify <notify@example.com>",
+        CHANNEL_BACKOFF_MS: "100",
+        CHANNEL_BACKOFF_MAX_MS: "500",
+        EMAIL_RATE_PER_SECOND: "10",
+        PUBLIC_URL: "https://notify.test",
+      },
+    });
+    try {
+      const service = serviceClient(system.webUrls[0]!, system.serviceKey);
+      const users = [uniqueId("cluster-mail"), uniqueId("cluster-mail")];
+      for (const user of users) expect((await service.call("PUT", `/api/v1/users/${user}`, { name: "Robin", email: `${user}@example.com` })).status).toBe(200);
+      providers.failWith("email", { status: 503, times: 2 });
+      const reply = await service.trigger({ type: "comment", to: users, actor: { id: "ann", name: "Ann" }, target: { type: "post", id: "p1" }, data: { excerpt: "hi" } });
+      expect(reply.status, JSON.stringify(reply.body)).toBe(202);
+      await eventually(async () => ((await service.status(reply.body.id)).body.channels?.email?.sent === 2 ? true : undefined), 20_000, "both emails sent");
+      for (const user of users) expect(providers.sent.email.filter((e) => (e.body.to as string[])[0] === `${user}@example.com`)).toHaveLength(1);
+      expect(providers.attempts.email).toBe(4);
+      // The queues' keys are on the cluster, none on the single Redis of REDIS_URL.
+      expect(await single.keys(`${system.redisPrefix}:*`)).toEqual([]);
+      const queueKeys = (await Promise.all(cluster.nodes("master").map((node) => node.keys(`${system.redisPrefix}:*email*`)))).flat();
+      expect(queueKeys.length).toBeGreaterThan(0);
+    } finally {
+      await system.stop();
+      await providers.stop();
     }
   });
 });
