@@ -11,7 +11,7 @@ import { closeQueues } from "@/server/queues";
 import { logger } from "@/server/logger";
 import { createMetricsHandler } from "@/server/metrics/exposition";
 import { flushMetrics } from "@/server/metrics/metrics";
-import { directHandler, loadDirectRoutes, serveDirect } from "@/server/http/direct-routes";
+import { directRoute, loadDirectRoutes, serveDirect } from "@/server/http/direct-routes";
 
 process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
 
@@ -25,7 +25,7 @@ let serveMetrics: ReturnType<typeof createMetricsHandler> | null = null;
 const httpServer = createServer((req, res) => {
   if (serveMetrics && req.method === "GET" && (req.url === "/metrics" || req.url?.startsWith("/metrics?"))) void serveMetrics(req, res);
   else {
-    const direct = env.DIRECT_ROUTES ? directHandler(req) : null;
+    const direct = env.DIRECT_ROUTES ? directRoute(req) : null;
     void (direct ? serveDirect(direct, req, res) : handle(req, res));
   }
 });

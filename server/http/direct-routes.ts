@@ -32,38 +32,43 @@ export async function loadDirectRoutes(): Promise<void> {
   await Promise.all(Object.entries(ROUTES).map(async ([path, load]) => loaded.set(path, await load())));
 }
 
+type Direct = { handler: RouteHandler; url: string; headers: Headers };
+
 /**
- * The handler for this request, or null when Next.js should serve it: another path or method, or a
+ * The handler for this request, or null when Next.js should serve it: another path or method, a
  * body the direct path does not buffer (no Content-Length, or one past the API's limit, which Next.js
- * then answers with the usual 413 from the same handler).
+ * then answers with the usual 413 from the same handler), or a request line or header that the
+ * Fetch API's Request would refuse (Next.js answers those as it always did).
  */
-export function directHandler(req: IncomingMessage): RouteHandler | null {
-  const url = req.url ?? "";
-  const query = url.indexOf("?");
-  const module = loaded.get(query === -1 ? url : url.slice(0, query));
+export function directRoute(req: IncomingMessage): Direct | null {
+  const path = req.url ?? "";
+  const query = path.indexOf("?");
+  const module = loaded.get(query === -1 ? path : path.slice(0, query));
   const handler = module?.[req.method as keyof RouteModule];
   if (!handler) return null;
-  if (req.method === "GET") return handler;
-  const length = req.headers["content-length"];
-  if (length === undefined || req.headers["transfer-encoding"] !== undefined) return null;
-  const bytes = Number(length);
-  return Number.isInteger(bytes) && bytes >= 0 && bytes <= MAX_BODY_BYTES ? handler : null;
+  if (req.method !== "GET") {
+    const length = req.headers["content-length"];
+    if (length === undefined || req.headers["transfer-encoding"] !== undefined) return null;
+    const bytes = Number(length);
+    if (!Number.isInteger(bytes) || bytes < 0 || bytes > MAX_BODY_BYTES) return null;
+  }
+  try {
+    // The handlers read only the path and query from the URL (and Host, Origin from the headers).
+    const url = new URL(path, "http://localhost");
+    url.host = req.headers.host ?? "localhost";
+    const headers = new Headers();
+    for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    return { handler, url: url.href, headers };
+  } catch {
+    return null;
+  }
 }
 
 /** Runs a route handler on a Node request: the body buffered (its length is known and bounded), the response written back. */
-export async function serveDirect(handler: RouteHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function serveDirect({ handler, url, headers }: Direct, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     const body = req.method === "GET" ? undefined : await readBody(req);
-    const headers = new Headers();
-    for (let i = 0; i < req.rawHeaders.length; i += 2) {
-      // HTTP/2 pseudo-headers cannot occur here (HTTP/1.1 server); anything invalid ends in the catch.
-      headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-    }
-    const request = new Request(`http://${req.headers.host ?? "localhost"}${req.url}`, {
-      method: req.method,
-      headers,
-      body: body && new Uint8Array(body),
-    });
+    const request = new Request(url, { method: req.method, headers, body: body && new Uint8Array(body) });
     const response = await handler(request, { params: Promise.resolve({}) });
     const out: Record<string, string | string[]> = {};
     response.headers.forEach((value, key) => {

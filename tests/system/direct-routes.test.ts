@@ -3,6 +3,7 @@
 // a web node started with DIRECT_ROUTES=0 (Next.js's pipeline) on the same database and Redis, must
 // give the same status, body and headers: for success, every kind of error, bodies that are empty,
 // malformed, of the wrong type or too large, an idempotent replay, and another user's ids.
+import http from "node:http";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { eventually, request, serviceClient, uniqueId, userClient, type Reply } from "./client";
 import { startSystem, type System } from "./start-system";
@@ -149,6 +150,23 @@ describe("a direct route answers exactly as Next.js does", () => {
     expect((await request(`${direct}/api/notifications/read-all`, { method: "POST", token: ownerToken, body: {} })).status).toBe(200);
     const count = await both({ path: "/api/notifications/unread-count", token: ownerToken });
     expect(count.body).toMatchObject({ count: 0 });
+  });
+
+  it("an odd Host or header value gets the same answer, never a 5xx", async () => {
+    // node:http, which sends what it is given (fetch sets Host itself).
+    const send = (base: string, headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.get(`${base}/api/notifications/unread-count`, { headers: { authorization: `Bearer ${ownerToken}`, ...headers } }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+      });
+    for (const headers of [{ host: "a b" }, { host: "evil.example:99999" }, { host: "" }, { "x-note": "caf\u00e9 \u00ff" }, { origin: "null" }]) {
+      const [a, b] = [await send(direct, headers), await send(viaNext, headers)];
+      expect(a, JSON.stringify(headers)).toBeLessThan(500);
+      expect(a, JSON.stringify(headers)).toBe(b);
+    }
   });
 
   it("a path or method it does not serve still reaches Next.js", async () => {
