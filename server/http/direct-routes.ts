@@ -56,8 +56,11 @@ export function directRoute(req: IncomingMessage): Direct | null {
     // The handlers read only the path and query from the URL (and Host, Origin from the headers).
     const url = new URL(path, "http://localhost");
     url.host = req.headers.host ?? "localhost";
+    // As Node.js merged them (as Next.js reads them): a repeated Authorization or Host keeps the first.
     const headers = new Headers();
-    for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+    }
     return { handler, url: url.href, headers };
   } catch {
     return null;
@@ -81,7 +84,9 @@ export async function serveDirect({ handler, url, headers }: Direct, req: Incomi
     res.writeHead(response.status, out);
     res.end(payload);
   } catch (error) {
-    // The handlers answer every error themselves; this is a broken request stream or a bug here.
+    // A client that went away mid-body: nobody to answer, nothing to report.
+    if (req.destroyed || res.destroyed) return;
+    // The handlers answer every error themselves; this is a bug here.
     logger.error({ err: error, url: req.url }, "direct route failed");
     if (!res.headersSent) {
       res.writeHead(500, { "content-type": "application/json" });

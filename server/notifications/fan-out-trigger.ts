@@ -555,13 +555,13 @@ async function claimedNothing(client: Sql, trigger: TriggerRow): Promise<null> {
  * claimChunk and pageRecipients in one statement, for a trigger with explicit recipients: locks the
  * trigger row and reads the next page of its stored list after the cursor, with the profiles. (One
  * round trip fewer on the path most triggers take.) Always one row when the trigger is claimed, with
- * a null id when the list is done.
+ * a null position when the list is done.
  */
 async function claimExplicitChunk(client: Sql, trigger: TriggerRow, chunkSize: number): Promise<Claimed | null> {
   await begin(client, trigger);
-  const { rows } = await client.query<Recipient & { fanout_cursor: string | null }>(
+  const { rows } = await client.query<Recipient & { fanout_cursor: string | null; n: string | null }>(
     prepared(
-      `SELECT t.fanout_cursor, p.id, ${recipientColumns(trigger)}, ${HAS_PUSH("p.id", trigger)}
+      `SELECT t.fanout_cursor, p.n, p.id, ${recipientColumns(trigger)}, ${HAS_PUSH("p.id", trigger)}
          FROM (SELECT fanout_cursor, recipient_ids FROM triggers WHERE id = $1::uuid AND status IN ('accepted', 'processing') FOR UPDATE) t
          LEFT JOIN LATERAL unnest(t.recipient_ids[coalesce(t.fanout_cursor::int, 0) + 1 : coalesce(t.fanout_cursor::int, 0) + $2::int])
                            WITH ORDINALITY AS p(id, n) ON true
@@ -571,7 +571,7 @@ async function claimExplicitChunk(client: Sql, trigger: TriggerRow, chunkSize: n
     ),
   );
   if (!rows[0]) return claimedNothing(client, trigger);
-  const recipients = rows[0].id === null ? [] : rows.map(({ fanout_cursor: _, ...recipient }) => recipient);
+  const recipients = rows[0].n === null ? [] : rows.map(({ fanout_cursor: _, n: __, ...recipient }) => recipient);
   return { slice: null, cursor: rows[0].fanout_cursor, recipients };
 }
 

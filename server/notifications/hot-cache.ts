@@ -23,13 +23,14 @@ type Cached = { notifications: Notification[]; more: boolean };
 export const hotCacheKey = (userId: string) => redisKey("inbox", slotTag(userId));
 
 // KEYS[1] = the user's list; ARGV = seq, more (1 or 0), ttl, then each notification's JSON, newest
-// first. Replaces the list only when its seq is newer. (An entry of the earlier `seq|json` string
-// format, left by a web node of the previous version, is compared and replaced the same way.)
+// first. Replaces the list only when its seq is newer. (Anything else under the key, such as an entry
+// of the earlier `seq|json` string format left by a web node of the previous version, is replaced.)
 const SET_IF_NEWER = `
-local kind = redis.call('TYPE', KEYS[1]).ok
-local head = false
-if kind == 'list' then head = redis.call('LINDEX', KEYS[1], 0) elseif kind == 'string' then head = redis.call('GET', KEYS[1]) end
-if head and tonumber(string.match(head, '^%d+')) >= tonumber(ARGV[1]) then return 0 end
+if redis.call('TYPE', KEYS[1]).ok == 'list' then
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  local seq = head and tonumber(string.match(head, '^%d+'))
+  if seq and seq >= tonumber(ARGV[1]) then return 0 end
+end
 redis.call('DEL', KEYS[1])
 redis.call('RPUSH', KEYS[1], ARGV[1] .. '|' .. ARGV[2], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[3])

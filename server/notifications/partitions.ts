@@ -22,14 +22,18 @@ export async function ensureNotificationPartitions(at: Date = now(), ahead: numb
   return created;
 }
 
-/** One month's partition; tried again when PostgreSQL chose it as a deadlock's victim (traffic goes first). */
+/**
+ * One month's partition; tried again when PostgreSQL chose it as a deadlock's victim, or when it gave
+ * up waiting 2 s for its locks (traffic goes first; the next hourly run tries again after that).
+ */
 async function createPartition(month: Date, attempts = 5): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     try {
       const { rows } = await pool.query<{ created: boolean }>("SELECT notify_create_notifications_partition($1) AS created", [month]);
       return rows[0]?.created ?? false;
     } catch (error) {
-      if (attempt >= attempts || (error as { code?: string }).code !== "40P01") throw error;
+      const code = (error as { code?: string }).code;
+      if (attempt >= attempts || (code !== "40P01" && code !== "55P03")) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
   }

@@ -18,6 +18,9 @@ BEGIN
     RETURN false;
   END IF;
   EXECUTE format('CREATE TABLE %I (LIKE notifications INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE) WITH (fillfactor = 90)', name);
+  -- While it waits for a lock, everything that needs the default partition queues behind it: a long
+  -- reader (a dump, an idle transaction) must not stall traffic. The caller tries again later (55P03).
+  PERFORM set_config('lock_timeout', '2s', true);
   LOCK TABLE notifications IN SHARE UPDATE EXCLUSIVE MODE;
   -- No insert may land in the default partition between the move and the attach (the attach would
   -- then fail). Held briefly: the move is empty unless rows landed there for want of this month.
