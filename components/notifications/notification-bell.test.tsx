@@ -97,6 +97,27 @@ describe("NotificationProvider and NotificationBell", () => {
     expect(listRequests(), "no list refetch for live events").toBe(listedBefore);
   });
 
+  it("focus follows the newest notification until the user moves, then stays where the user is", async () => {
+    const { userId, token } = await userWith(0);
+    mount(token);
+    fireEvent.click(screen.getByRole("button", { name: /^notifications/i }));
+    const dialog = await screen.findByRole("dialog", { name: "Notifications" });
+    await screen.findByText(/all caught up/i);
+    await waitFor(() => expect(document.activeElement, "nothing yet: the panel").toBe(dialog));
+    // The first notification arrives while the dropdown is open: it takes the focus.
+    expect((await service.trigger({ type: "comment", to: [userId], actor: { id: "a", name: "Ann" }, data: { excerpt: "one" } })).status).toBe(202);
+    await waitFor(() => expect(items()).toHaveLength(1), { timeout: 5_000 });
+    await waitFor(() => expect(items()[0]!.contains(document.activeElement)).toBe(true));
+    // The user moves (a key in the dropdown); the next arrival leaves the focus where it is.
+    fireEvent.keyDown(document.activeElement!, { key: "Home" });
+    const first = ids()[0];
+    expect((await service.trigger({ type: "comment", to: [userId], actor: { id: "b", name: "Ben" }, data: { excerpt: "two" } })).status).toBe(202);
+    await waitFor(() => expect(items()).toHaveLength(2), { timeout: 5_000 });
+    await settle(300);
+    expect(ids()[1]).toBe(first);
+    expect(items()[1]!.contains(document.activeElement), "still on the one the user was on").toBe(true);
+  });
+
   it("rolls back a change the server refuses and says so; the counts come back", async () => {
     const { userId } = await userWith(2);
     // A token that expires in a few seconds: the server refuses what is sent after that.

@@ -105,14 +105,17 @@ function NotificationDropdown({ id, panel, unread, onClose, onDone }: DropdownPr
     if (unseen) void change("seen", unseen.split(","));
   }, [unseen, change]);
 
-  // Focus moves into the dropdown when it opens: the first notification, else the panel itself.
-  const focused = useRef(false);
+  // Focus moves into the dropdown when it opens: the newest notification, else the panel itself.
+  // Until the user moves (a key, a pointer), it follows the newest one: a notification that arrives
+  // just after the dropdown opened, or a page that replaces an older one, takes it, rather than
+  // leaving focus on the panel or on an item that is no longer the first.
+  const moved = useRef(false);
+  const newest = latest[0]?.id;
   useEffect(() => {
-    if (focused.current || isLoading) return;
-    focused.current = true;
+    if (moved.current || isLoading) return;
     const first = panel.current?.querySelector<HTMLElement>("[data-inbox-item]");
     (first ?? panel.current)?.focus();
-  }, [isLoading, panel]);
+  }, [isLoading, panel, newest]);
 
   const onOpen = useCallback(
     (n: (typeof latest)[number]) => {
@@ -123,6 +126,7 @@ function NotificationDropdown({ id, panel, unread, onClose, onDone }: DropdownPr
   );
 
   const onKeyDown = (event: KeyboardEvent) => {
+    moved.current = true;
     const items = [...(panel.current?.querySelectorAll<HTMLElement>("[data-inbox-item]") ?? [])];
     if (items.length === 0) return;
     const at = items.indexOf(document.activeElement as HTMLElement);
@@ -144,6 +148,7 @@ function NotificationDropdown({ id, panel, unread, onClose, onDone }: DropdownPr
       aria-label="Notifications"
       tabIndex={-1}
       onKeyDown={onKeyDown}
+      onPointerDown={() => (moved.current = true)}
       className="absolute right-0 z-20 mt-2 w-[min(24rem,calc(100vw-1rem))] overflow-hidden rounded-xl border border-slate-200 bg-white shadow-xl focus:outline-none dark:border-slate-700 dark:bg-slate-900"
     >
       <div className="flex items-center justify-between border-b border-slate-200 px-4 py-3 dark:border-slate-700">
