@@ -3,34 +3,17 @@
 // failover (the API may answer 503 while it runs) still reaches the recipient exactly once: in the
 // inbox, on the device's socket, with the right counts. A trigger accepted just before may lose its
 // queued job with the master (replication is asynchronous); the outbox relay queues it again.
-import { spawn, type ChildProcess } from "node:child_process";
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { promisify } from "node:util";
 import calculateSlot from "cluster-key-slot";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDevice, eventually, serviceClient, uniqueId, userClient } from "./client";
-import { freePort, startPrivateRedis, startSystem, waitForRedis, type System } from "./start-system";
+import { startPrivateRedis, startSystem, type System } from "./start-system";
+import { startRedisCluster, type RedisClusterNodes } from "./redis-cluster-nodes";
 
-const run = promisify(execFile);
-const nodes = new Map<number, ChildProcess>();
-let dir: string;
+let redisCluster: RedisClusterNodes;
 let ports: number[];
 let system: System;
 let stopSingle: () => Promise<void>;
-
-async function startClusterNode(): Promise<number> {
-  const [port, busPort] = [await freePort(), await freePort()];
-  const args = ["--port", String(port), "--cluster-port", String(busPort), "--bind", "127.0.0.1", "--cluster-enabled", "yes"];
-  // A dead master is noticed after a second, and its replica promoted.
-  args.push("--cluster-node-timeout", "1000", "--cluster-config-file", path.join(dir, `nodes-${port}.conf`), "--dir", dir, "--save", "", "--appendonly", "no");
-  nodes.set(port, spawn("redis-server", args, { stdio: "ignore" }));
-  await waitForRedis(port);
-  return port;
-}
 
 /** Each node's view: port → role and slot ranges ("master" with ranges, or "slave"). */
 async function topology(alive: number[]): Promise<Map<number, { master: boolean; slots: [number, number][] }>> {
@@ -57,24 +40,13 @@ const ownerOf = (view: Awaited<ReturnType<typeof topology>>, slot: number) =>
   [...view].find(([, node]) => node.master && node.slots.some(([a, b]) => slot >= a && slot <= b))?.[0];
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "notify-failover-"));
-  ports = [];
-  for (let i = 0; i < 6; i++) ports.push(await startClusterNode());
-  await run("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "1", "--cluster-yes"]);
+  // A dead master is noticed after a second, and its replica promoted.
+  redisCluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1000 });
+  ports = redisCluster.ports;
   await eventually(async () => {
     const view = await topology(ports);
     return [...view.values()].filter((n) => n.master).length === 3 && view.size === 6 ? true : undefined;
   }, 30_000, "three masters and three replicas");
-  for (const port of ports) {
-    await eventually(async () => {
-      const client = new Redis(port, "127.0.0.1");
-      try {
-        return (await client.cluster("INFO")).includes("cluster_state:ok") ? true : undefined;
-      } finally {
-        client.disconnect();
-      }
-    }, 30_000, "cluster_state:ok");
-  }
   const single = await startPrivateRedis();
   stopSingle = single.stop;
   system = await startSystem({
@@ -82,15 +54,14 @@ beforeAll(async () => {
     relays: 1,
     fanoutWorkers: 1,
     redisUrl: single.url,
-    env: { REDIS_CLUSTER_NODES: ports.map((p) => `127.0.0.1:${p}`).join(","), OUTBOX_GRACE_MS: "2000", OUTBOX_REDELIVER_MS: "3000" },
+    env: { REDIS_CLUSTER_NODES: redisCluster.nodesEnv, OUTBOX_GRACE_MS: "2000", OUTBOX_REDELIVER_MS: "3000" },
   });
 }, 120_000);
 
 afterAll(async () => {
   await system?.stop();
   await stopSingle?.();
-  for (const node of nodes.values()) node.kill("SIGKILL");
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  redisCluster?.stop();
 });
 
 describe("a Redis Cluster master fails over", () => {
@@ -115,7 +86,7 @@ describe("a Redis Cluster master fails over", () => {
       const view = await topology(ports);
       const victim = ownerOf(view, queueSlot)!;
       expect(victim).toBeDefined();
-      nodes.get(victim)!.kill("SIGKILL");
+      redisCluster.kill(victim);
       const alive = ports.filter((p) => p !== victim);
       const during = await accept("during the failover");
       // A replica now serves the queue's slot.

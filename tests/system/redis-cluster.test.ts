@@ -3,17 +3,13 @@
 // results they give on a single Redis. On a cluster a script, MULTI or multi-key command may only touch
 // keys of one hash slot (else CROSSSLOT), so each of them either splits its keys by slot or keeps its
 // keys in one slot with a hash tag; the first test shows that this cluster does refuse the rest.
-import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { promisify } from "node:util";
 import calculateSlot from "cluster-key-slot";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDevice, eventually, serviceClient, uniqueId, userClient } from "./client";
-import { freePort, startPrivateRedis, startSystem, waitForRedis } from "./start-system";
+import { startPrivateRedis, startSystem } from "./start-system";
+import { startRedisCluster, type RedisClusterNodes } from "./redis-cluster-nodes";
 import { startProviderStandIns } from "./provider-stand-ins";
 
 // The server modules read their settings once, at import: a private prefix, and ingestion buckets so
@@ -31,42 +27,15 @@ const { forgetInRedis } = await import("@/server/users/privacy");
 const { syncedKey } = await import("@/server/broadcasts/broadcasts");
 const { getMany, redisKey } = await import("@/server/redis");
 
-const run = promisify(execFile);
-const nodes: ChildProcess[] = [];
-let dir: string;
+let redisCluster: RedisClusterNodes;
 let ports: number[];
 let cluster: Cluster;
 let single: Redis;
 let stopSingle: () => Promise<void>;
 
-async function startClusterNode(): Promise<number> {
-  const [port, busPort] = [await freePort(), await freePort()];
-  // --cluster-port: the default bus port (port + 10000) may not exist for a high free port.
-  const args = ["--port", String(port), "--cluster-port", String(busPort), "--bind", "127.0.0.1", "--cluster-enabled", "yes"];
-  args.push("--cluster-config-file", path.join(dir, `nodes-${port}.conf`), "--dir", dir, "--save", "", "--appendonly", "no");
-  const child = spawn("redis-server", args, { stdio: "ignore" });
-  nodes.push(child);
-  await waitForRedis(port);
-  return port;
-}
-
-async function clusterStateOk(port: number): Promise<boolean> {
-  const client = new Redis(port, "127.0.0.1");
-  try {
-    return (await client.cluster("INFO")).includes("cluster_state:ok");
-  } finally {
-    client.disconnect();
-  }
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), "notify-cluster-"));
-  ports = [await startClusterNode(), await startClusterNode(), await startClusterNode()];
-  await run("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"]);
-  for (let i = 0; !(await Promise.all(ports.map(clusterStateOk))).every(Boolean); i++) {
-    if (i > 100) throw new Error("the cluster did not reach cluster_state:ok");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  redisCluster = await startRedisCluster();
+  ports = redisCluster.ports;
   cluster = new Cluster(
     ports.map((port) => ({ host: "127.0.0.1", port })),
     { redisOptions: { maxRetriesPerRequest: 1 } },
@@ -84,8 +53,7 @@ afterAll(async () => {
   cluster?.disconnect();
   single?.disconnect();
   await stopSingle?.();
-  for (const node of nodes) node.kill("SIGKILL");
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  redisCluster?.stop();
 });
 
 const users = Array.from({ length: 300 }, (_, i) => `cluster-user-${i}`);
@@ -242,7 +210,7 @@ describe("the system on a Redis Cluster (REDIS_CLUSTER_NODES)", () => {
       relays: 1,
       fanoutWorkers: 1,
       redisUrl: `redis://127.0.0.1:${single.options.port}`,
-      env: { REDIS_CLUSTER_NODES: ports.map((p) => `127.0.0.1:${p}`).join(",") },
+      env: { REDIS_CLUSTER_NODES: redisCluster.nodesEnv },
     });
     try {
       const [web1, web2] = system.webUrls as [string, string];
@@ -290,7 +258,7 @@ describe("the system on a Redis Cluster (REDIS_CLUSTER_NODES)", () => {
       channelWorkers: 2,
       redisUrl: `redis://127.0.0.1:${single.options.port}`,
       env: {
-        REDIS_CLUSTER_NODES: ports.map((p) => `127.0.0.1:${p}`).join(","),
+        REDIS_CLUSTER_NODES: redisCluster.nodesEnv,
         RESEND_API_KEY: "re_cluster_key",
         RESEND_BASE_URL: providers.url,
         EMAIL_FROM: "Notify <notify@example.com>",
