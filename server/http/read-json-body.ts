@@ -11,11 +11,39 @@ export async function readJsonBody(request: Request, maxBytes = MAX_BODY_BYTES, 
   const text = (await readBodyBytes(request, maxBytes)).toString("utf8");
   if (text.trim() === "" && emptyAs !== undefined) return emptyAs;
   if (text.trim() === "") throw new AppError("invalid_json", "The request body is empty; it must be a JSON object.");
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     throw new AppError("invalid_json", "The request body is not valid JSON.");
   }
+  // A NUL can only be in JSON as the escape \u0000: look closer only then.
+  if (text.includes("\\u0000")) {
+    const field = nulField(value, "");
+    if (field !== null) throw nulRefused(field || "(body)");
+  }
+  return value;
+}
+
+/**
+ * PostgreSQL cannot store the NUL character in text or JSON: an input holding one is refused here
+ * (422 on the field), for every body and query, instead of failing in the database as a 500.
+ */
+function nulRefused(field: string): AppError {
+  return new AppError("validation_failed", `Invalid input: ${field}.`, { details: [{ field, message: "must not contain the NUL character (U+0000)" }] });
+}
+
+/** The path of the first string (or key) holding a NUL, or null. */
+function nulField(value: unknown, path: string): string | null {
+  if (typeof value === "string") return value.includes("\u0000") ? path : null;
+  if (typeof value !== "object" || value === null) return null;
+  for (const [key, item] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (key.includes("\u0000")) return at;
+    const found = nulField(item, at);
+    if (found !== null) return found;
+  }
+  return null;
 }
 
 /** Reads and validates a JSON body; invalid input becomes a 422 naming each bad field. */
@@ -26,6 +54,8 @@ export async function parseJsonBody<S extends z.ZodType>(request: Request, schem
 /** Validates query parameters (repeated keys take the last value). */
 export function parseQuery<S extends z.ZodType>(request: Request, schema: S): z.infer<S> {
   const params = Object.fromEntries(new URL(request.url).searchParams.entries());
+  const field = nulField(params, "");
+  if (field !== null) throw nulRefused(field);
   return schema.parse(params);
 }
 

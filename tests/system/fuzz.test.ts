@@ -81,3 +81,27 @@ it("never answers a 5xx, and refuses in API.md's format, whatever the input", { 
   expect(sent).toBe(Object.values(doc.paths as Record<string, object>).reduce((n, methods) => n + Object.keys(methods).length, 0) * 12);
   expect([...statuses]).toEqual(expect.arrayContaining([400, 404, 422]));
 });
+
+it("the NUL character, which PostgreSQL cannot store, is refused with 422 on its field: in a query, a body, a key, on both web nodes", async () => {
+  const token = await service.token(uniqueId("nul"));
+  for (const base of system.webUrls) {
+    for (const path of ["/api/notifications?q=a%00b", "/api/notifications?category=%00", "/api/notifications?type=x%00"]) {
+      const reply = await request(`${base}${path}`, { token });
+      expect(reply.status, path).toBe(422);
+      expect(reply.body.error.code).toBe("validation_failed");
+      expect(reply.body.error.details[0].message).toContain("NUL");
+    }
+    const cases: [unknown, string][] = [
+      [{ type: "comment", to: [uniqueId("nul")], title: "a\u0000b" }, "title"],
+      [{ type: "comment", to: [uniqueId("nul")], title: "t", data: { nested: ["ok", "x\u0000"] } }, "data.nested.1"],
+      [{ type: "comment", to: [uniqueId("nul")], title: "t", data: { "k\u0000": 1 } }, "data.k\u0000"],
+    ];
+    for (const [body, field] of cases) {
+      const reply = await request(`${base}/api/v1/notifications`, { method: "POST", token: system.serviceKey, body });
+      expect(reply.status, field).toBe(422);
+      expect(reply.body.error.details).toEqual([{ field, message: "must not contain the NUL character (U+0000)" }]);
+    }
+    // An escaped backslash before "u0000" is no NUL: accepted.
+    expect((await request(`${base}/api/v1/notifications`, { method: "POST", token: system.serviceKey, body: { type: "comment", to: [uniqueId("nul")], title: "a\\u0000b" } })).status).toBe(202);
+  }
+});
