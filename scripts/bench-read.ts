@@ -1,4 +1,4 @@
-// npm run bench:read [-- --users 2000 --per-user 150 --requests 4000 --concurrency 4]
+// npm run bench:read [-- --users 2000 --per-user 150 --requests 4000 --concurrency 4 --profile DIR]
 // The dropdown's two reads — the first page of the inbox (20) and the unread count — with and
 // without the hot cache (server/notifications/hot-cache.ts), on the real system: a fresh database
 // with N users × M notifications each (this month and last), one web node with the cache
@@ -8,6 +8,7 @@
 //    the count from the counts cache against its PostgreSQL statement.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import http from "node:http";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { Redis } from "ioredis";
@@ -20,6 +21,8 @@ const { values } = parseArgs({
     "per-user": { type: "string", default: "150" },
     requests: { type: "string", default: "4000" },
     concurrency: { type: "string", default: "4" },
+    /** Write a V8 CPU profile of each web node into this directory. */
+    profile: { type: "string" },
   },
 });
 const USERS = Number(values.users);
@@ -36,7 +39,22 @@ const line = (label: string, samples: number[]) => {
 const userId = (i: number) => `r${i}`;
 const pick = () => Math.floor(Math.random() * USERS);
 
-const system = await startSystem({ webNodes: 1, relays: 1, fanoutWorkers: 1, env: { LOG_LEVEL: "error", HOT_CACHE_SIZE: "100" } });
+// node:http with kept-alive connections, as bench:load asks: fetch (undici) costs several times the
+// CPU per request in this process, which would be measured as the server's time.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+function get(url: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.on("data", () => {});
+      res.on("end", () => resolve(res.statusCode ?? 0));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+  });
+}
+
+const profileArgs = values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [];
+const system = await startSystem({ webNodes: 1, relays: 1, fanoutWorkers: 1, env: { LOG_LEVEL: "error", HOT_CACHE_SIZE: "100" }, nodeArgs: { web: profileArgs } });
 const uncached = await system.startPart("web", { HOT_CACHE_SIZE: "0" });
 const cachedUrl = system.webUrls[0]!;
 const uncachedUrl = `http://127.0.0.1:${uncached.port}`;
@@ -75,10 +93,9 @@ try {
           next++;
           const i = order();
           const start = performance.now();
-          const reply = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${tokens[i]}` } });
-          await reply.arrayBuffer();
+          const status = await get(`${url}${path}`, tokens[i]!);
           samples.push(performance.now() - start);
-          if (reply.status !== 200) throw new Error(`${path}: ${reply.status}`);
+          if (status !== 200) throw new Error(`${path}: ${status}`);
         }
       }),
     );
