@@ -3,6 +3,7 @@
 // `queued` is skipped, and the provider gets the same idempotency key on every attempt.
 import { countMetric, observeMetric } from "@/server/metrics/metrics";
 import { pool } from "@/server/db";
+import { signalAdminActivity } from "@/server/realtime/publish";
 import { logger } from "@/server/logger";
 import { now } from "@/server/clock";
 import { DeliveryError } from "@/server/channels/delivery-error";
@@ -61,6 +62,7 @@ async function logAttempt(job: DeliveryJob, outcome: "sent" | "failed" | "gone",
       outcome,
       error?.slice(0, 1000) ?? null,
     ])
+    .then(() => signalAdminActivity())
     .catch(() => undefined);
 }
 export type Outcome = "sent" | "skipped";

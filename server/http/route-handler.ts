@@ -4,7 +4,7 @@ import { findServicePrincipal, type ServicePrincipal, type ServiceScope } from "
 import { verifyUserToken } from "@/server/auth/user-token";
 import { SESSION_COOKIE } from "@/server/auth/session-cookie";
 import { logger } from "@/server/logger";
-import { pool } from "@/server/db";
+import { isAdminUser } from "@/server/users/is-admin-user";
 
 type RouteContext<P> = { params: Promise<P> };
 type Handler<P> = (request: Request, context: RouteContext<P>) => Promise<Response>;
@@ -117,12 +117,6 @@ export function userRoute<P = Record<string, never>>(handler: (request: Request,
 
 /** Who made an admin request: a service key with the `admin` scope, or a user whose role is admin. */
 export type AdminPrincipal = { kind: "key"; keyId: string } | { kind: "user"; userId: string };
-
-/** A user is an admin when their row says so (looked up on every request: a demotion takes effect at once). */
-async function isAdminUser(userId: string): Promise<boolean> {
-  const { rows } = await pool.query<{ role: string }>("SELECT role FROM users WHERE id = $1", [userId]);
-  return rows[0]?.role === "admin";
-}
 
 /**
  * A route under /api/v1/admin (API.md): a service key with the `admin` scope, or an admin's user

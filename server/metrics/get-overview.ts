@@ -6,7 +6,9 @@
 // a BRIN index finds the window's pages for almost no write cost), plus one BullMQ count per queue.
 // The work grows with the traffic of the window, not with the tables; windows are at most 24 h, and
 // one answer per window is shared by every request to this node for SHARE_MS, however many admins
-// have the page open.
+// have the page open. A request that names the activity it was told about (`since`, see
+// `admin:activity`) shares only an answer that began reading after it, so a live page never gets
+// numbers older than the event that made it ask.
 import type { Queue } from "bullmq";
 import { pool } from "@/server/db";
 import { now } from "@/server/clock";
@@ -21,7 +23,8 @@ const shared = new Map<string, { at: number; answer: Promise<Overview> }>();
 /** The overview of the last `window`, computed at most once per SHARE_MS per window on this node. */
 export function getOverview(query: OverviewQuery): Promise<Overview> {
   const hit = shared.get(query.window);
-  if (hit && Date.now() - hit.at < SHARE_MS) return hit.answer;
+  const fresh = hit && Date.now() - hit.at < SHARE_MS && (query.since === undefined || hit.at >= Date.parse(query.since));
+  if (hit && fresh) return hit.answer;
   const answer = computeOverview(query);
   shared.set(query.window, { at: Date.now(), answer });
   // A failure is not shared: the next request tries again.

@@ -1,6 +1,6 @@
 import { pool, withTransaction, type Sql } from "@/server/db";
 import { cacheCounts } from "@/server/notifications/unread-counts";
-import { publishToUser } from "@/server/realtime/publish";
+import { publishToUser, signalAdminActivity } from "@/server/realtime/publish";
 import { thawNotifications } from "@/server/notifications/retention";
 import type { ChangeKind } from "@/server/notifications/notifications.schema";
 
@@ -121,6 +121,8 @@ export async function markNotificationDelivered(userId: string, notificationId: 
     "UPDATE notifications SET delivered_at = coalesce(delivered_at, now()) WHERE user_id = $1 AND id = $2",
     [userId, notificationId],
   );
+  // The overview's funnel counts it.
+  if (rowCount) signalAdminActivity();
   return (rowCount ?? 0) > 0;
 }
 

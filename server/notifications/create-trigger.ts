@@ -3,6 +3,7 @@ import { AppError } from "@/server/app-error";
 import { pool, prepared, withTransaction, type Sql } from "@/server/db";
 import { enqueueFanouts } from "@/server/queues";
 import { logger } from "@/server/logger";
+import { signalAdminActivity } from "@/server/realtime/publish";
 import { countMetric } from "@/server/metrics/metrics";
 import type { Priority, TriggerAccepted, TriggerInput } from "@/server/notifications/notifications.schema";
 import { now } from "@/server/clock";
@@ -37,6 +38,7 @@ export async function createTrigger(options: CreateTriggerOptions): Promise<Crea
   const scheduled = result.sendAt && result.sendAt.getTime() > now().getTime();
   if (result.isNew && result.status === 202) {
     countMetric("notify_triggers_total", { priority: result.priority ?? "normal" });
+    signalAdminActivity();
     logger.debug({ triggerId: result.body.id, recipients: result.body.recipients, priority: result.priority }, "trigger accepted");
   }
   if (result.isNew && result.status === 202 && !scheduled) {

@@ -6,7 +6,7 @@ import { logger } from "@/server/logger";
 import { countMetric, observeMetric } from "@/server/metrics/metrics";
 import { now } from "@/server/clock";
 import { cacheCounts } from "@/server/notifications/unread-counts";
-import { publishToUser } from "@/server/realtime/publish";
+import { publishToUser, signalAdminActivity } from "@/server/realtime/publish";
 import { filterOnline } from "@/server/realtime/presence";
 import type { Channel, Notification, Priority } from "@/server/notifications/notifications.schema";
 import { resolvePreferences } from "@/server/preferences/preferences.schema";
@@ -902,6 +902,7 @@ async function broadcast(trigger: TriggerRow, renderer: Renderer): Promise<numbe
 /** After commit: cache the new counts, and publish to the devices of the recipients who are online. */
 async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<void> {
   if (rows.length === 0) return;
+  signalAdminActivity();
   const updated = rows.filter((r) => r.group).length;
   countMetric("notify_notifications_created_total", {}, rows.length - updated);
   countMetric("notify_notifications_updated_total", {}, updated);

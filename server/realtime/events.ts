@@ -19,6 +19,12 @@ export type ServerToClientEvents = {
   "notifications:read_all": (event: { seq: number; at: string }) => void;
   unread_count: (count: UnreadCount) => void;
   "preferences:updated": (preferences: Preferences) => void;
+  /**
+   * To admins who sent `admin:overview:subscribe`: something the admin overview shows has changed (a
+   * trigger accepted, notifications stored, a delivery attempt, a read state). `at` is when it was
+   * signalled: an overview asked for with `since=at` includes it. At most one a second per process.
+   */
+  "admin:activity": (event: { at: string }) => void;
 };
 
 export type Ack = (answer: { ok: true; [key: string]: unknown } | { ok: false; error: { code: string; message: string } }) => void;
@@ -29,12 +35,17 @@ export type ClientToServerEvents = {
   "notifications:read_all": (payload: unknown, ack?: Ack) => void;
   "notifications:seen": (payload: unknown, ack?: Ack) => void;
   "notification:ack": (payload: unknown, ack?: Ack) => void;
+  /** An admin's socket joins the overview's room (`admin:activity`); anyone else gets `forbidden`. */
+  "admin:overview:subscribe": (payload: unknown, ack?: Ack) => void;
 };
 
 export const socketIdsPayloadSchema = z.strictObject({ ids: z.array(notificationIdSchema).min(1).max(1000) });
 export const socketAckPayloadSchema = z.strictObject({ id: notificationIdSchema });
 
 export type SocketData = { userId: string; expiresAt: number };
+
+/** The room of the admins' sockets that watch the overview (no user id can name it: see userRoom). */
+export const ADMIN_OVERVIEW_ROOM = "admin:overview";
 
 /** The room every socket of one user joins, on whichever node it landed. */
 export function userRoom(userId: string): string {

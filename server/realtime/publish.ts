@@ -1,6 +1,6 @@
 import { Emitter } from "@socket.io/redis-emitter";
 import { createProducerRedis, redisKey, type RedisClient } from "@/server/redis";
-import { userRoom, type ServerToClientEvents } from "@/server/realtime/events";
+import { ADMIN_OVERVIEW_ROOM, userRoom, type ServerToClientEvents } from "@/server/realtime/events";
 
 /**
  * Publishes Socket.IO events to users through Redis, from any process (web node or worker), without
@@ -26,12 +26,44 @@ export function socketChannelPrefix(): string {
 }
 
 export function publishToUser<E extends keyof ServerToClientEvents>(userId: string, event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
+  signalAdminActivity();
   // Real-time delivery is best effort: a client that misses an event sees a gap in `seq` and asks
   // `changes?afterSeq=`, so a publish failure never fails the change that was already committed.
   try {
     getEmitter().to(userRoom(userId)).emit(event, ...args);
   } catch {
     /* see above */
+  }
+}
+
+/** At most one `admin:activity` a second from this process; the last activity is always signalled. */
+const ACTIVITY_SIGNAL_MS = 1_000;
+const activity = { last: 0, timer: null as NodeJS.Timeout | null };
+
+/**
+ * Tells the admins watching the overview that its numbers moved (see `admin:activity`). Called on
+ * every change the overview counts, so it costs one clock read when nothing is due; a burst is
+ * signalled at once and then once more when it ends (a trailing signal), never more than once a
+ * second. Best effort: an admin's page also refreshes on its own, slowly.
+ */
+export function signalAdminActivity(): void {
+  if (activity.timer) return;
+  const now = Date.now();
+  const wait = activity.last + ACTIVITY_SIGNAL_MS - now;
+  if (wait <= 0) return sendActivity(now);
+  activity.timer = setTimeout(() => {
+    activity.timer = null;
+    sendActivity(Date.now());
+  }, wait);
+  activity.timer.unref();
+}
+
+function sendActivity(now: number): void {
+  activity.last = now;
+  try {
+    getEmitter().to(ADMIN_OVERVIEW_ROOM).emit("admin:activity", { at: new Date(now).toISOString() });
+  } catch {
+    /* see signalAdminActivity */
   }
 }
 
@@ -45,6 +77,8 @@ export function disconnectUser(userId: string): void {
 }
 
 export async function closePublisher(): Promise<void> {
+  if (activity.timer) clearTimeout(activity.timer);
+  activity.timer = null;
   const entry = globalForEmitter.__notifyEmitter;
   delete globalForEmitter.__notifyEmitter;
   if (entry) await entry.redis.quit().catch(() => entry.redis.disconnect());

@@ -6,6 +6,8 @@ import { verifyUserTokenClaims, type TokenClaims } from "@/server/auth/user-toke
 import { SESSION_COOKIE } from "@/server/auth/session-cookie";
 import { createWorkerRedis } from "@/server/redis";
 import { logger } from "@/server/logger";
+import { AppError } from "@/server/app-error";
+import { isAdminUser } from "@/server/users/is-admin-user";
 import { changeNotificationState, markAllNotificationsRead, markNotificationDelivered } from "@/server/notifications/change-notification-state";
 import { socketChannelPrefix } from "@/server/realtime/publish";
 import { markOnline, PRESENCE_HEARTBEAT_MS } from "@/server/realtime/presence";
@@ -13,6 +15,7 @@ import {
   socketAckPayloadSchema,
   socketIdsPayloadSchema,
   userRoom,
+  ADMIN_OVERVIEW_ROOM,
   type Ack,
   type ClientToServerEvents,
   type ServerToClientEvents,
@@ -73,6 +76,7 @@ function handle<T>(schema: ZodType<T> | null, run: (payload: T) => Promise<Recor
     try {
       reply({ ok: true, ...(await run(parsed.data)) });
     } catch (error) {
+      if (error instanceof AppError) return reply({ ok: false, error: { code: error.code, message: error.message } });
       logger.error({ err: error }, "socket event failed");
       reply({ ok: false, error: { code: "internal_error", message: "Something went wrong on our side." } });
     }
@@ -132,6 +136,14 @@ export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; 
     );
     socket.on("notifications:read_all", handle(null, async () => ({ count: (await markAllNotificationsRead(userId)).count })));
     socket.on("notification:ack", handle(socketAckPayloadSchema, async ({ id }) => ({ delivered: await markNotificationDelivered(userId, id) })));
+    socket.on(
+      "admin:overview:subscribe",
+      handle(null, async () => {
+        if (!(await isAdminUser(userId))) throw new AppError("forbidden", "Only admins can watch the overview.");
+        await socket.join(ADMIN_OVERVIEW_ROOM);
+        return {};
+      }),
+    );
   });
 
   return {

@@ -162,3 +162,56 @@ describe("numbers", () => {
     providers.failWith("email", null);
   });
 });
+
+describe("live", () => {
+  it("signals admin:activity to subscribed admins only, at most once a second per process, and `since` answers with numbers no older than the signal", async () => {
+    const boss = uniqueId("boss");
+    expect((await service.call("PUT", `/api/v1/users/${boss}`, { role: "admin" })).status).toBe(200);
+    const admin = await connectDevice(web, await service.token(boss));
+    const plain = await connectDevice(web, await service.token(uniqueId("plain")));
+    const bossToken = await service.token(boss);
+    try {
+      expect(await admin.socket.timeout(5000).emitWithAck("admin:overview:subscribe", undefined)).toEqual({ ok: true });
+      expect(await plain.socket.timeout(5000).emitWithAck("admin:overview:subscribe", undefined)).toEqual({
+        ok: false,
+        error: { code: "forbidden", message: "Only admins can watch the overview." },
+      });
+      const since = (at: string) => request<Overview>(`${web}/api/v1/admin/overview?window=1h&since=${encodeURIComponent(at)}`, { token: bossToken });
+      expect((await request(`${web}/api/v1/admin/overview?since=yesterday`, { token: bossToken })).status).toBe(422);
+
+      // A shared answer is read first; then one in-app notification for someone offline.
+      const base = (await overview()).body.totals.in_app.sent;
+      const readerId = uniqueId("reader");
+      expect((await service.call("PUT", `/api/v1/users/${readerId}`, { name: "Robin" })).status).toBe(200);
+      const start = Date.now();
+      expect((await comment([readerId])).status).toBe(202);
+      // Each signal is answered at once with since=its at, no polling: the fan-out's signal comes
+      // after its commit, so one of the first few answers counts the notification.
+      const activity = () => admin.events.filter((e) => e.event === "admin:activity" && e.at >= start);
+      let counted = false;
+      for (let i = 0; i < 10 && !counted; i++) {
+        await eventually(async () => (activity().length > i ? true : undefined), 10_000, `admin:activity #${i + 1}`);
+        const reply = await since((activity()[i]!.payload as { at: string }).at);
+        expect(reply.status).toBe(200);
+        counted = reply.body.totals.in_app.sent === base + 1;
+      }
+      expect(counted).toBe(true);
+
+      // A burst of 30 triggers: the signals stay at most one a second from each process (web, fan-out, channels).
+      const burstStart = Date.now();
+      const before = admin.events.filter((e) => e.event === "admin:activity").length;
+      await Promise.all(Array.from({ length: 30 }, () => comment([readerId])));
+      await overviewWhere((o) => o.totals.in_app.sent === base + 31, "the burst stored");
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const seconds = Math.ceil((Date.now() - burstStart) / 1000);
+      const signals = admin.events.filter((e) => e.event === "admin:activity").length - before;
+      expect(signals).toBeGreaterThan(0);
+      expect(signals).toBeLessThanOrEqual(3 * (seconds + 1));
+      // Nobody else heard any of it.
+      expect(plain.events.filter((e) => e.event === "admin:activity")).toEqual([]);
+    } finally {
+      admin.close();
+      plain.close();
+    }
+  });
+});

@@ -1,11 +1,13 @@
 "use client";
 
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { format } from "date-fns";
-import { useEffect, useId, useState } from "react";
+import { useEffect, useId, useRef, useState } from "react";
+import { io, type Socket } from "socket.io-client";
 import { adminApi } from "@/components/admin/admin-api";
 import { LineChart, type Series } from "@/components/admin/overview/line-chart";
-import { OVERVIEW_QUEUES, OVERVIEW_WINDOWS, type Overview, type OverviewChannel, type OverviewWindow } from "@/server/metrics/overview.schema";
+import { OVERVIEW_LIVE_POLL_MS, OVERVIEW_QUEUES, OVERVIEW_WINDOWS, type Overview, type OverviewChannel, type OverviewWindow } from "@/server/metrics/overview.schema";
+import type { ClientToServerEvents, ServerToClientEvents } from "@/server/realtime/events";
 
 const CHANNELS: { key: OverviewChannel; label: string; color: string; dash?: string }[] = [
   { key: "in_app", label: "In-app", color: "#4f6bed" },
@@ -31,8 +33,8 @@ const FUNNEL = [
   { key: "clicked", label: "Clicked", help: "its target opened" },
 ] as const;
 
-/** Queue samples kept while the page is open (10 minutes at one every 5 s). */
-const HISTORY_SAMPLES = 120;
+/** Queue samples kept while the page is open (one per refresh: 10 minutes of a busy system, at one a second). */
+const HISTORY_SAMPLES = 600;
 type QueueName = (typeof OVERVIEW_QUEUES)[number];
 type QueueSample = { at: string; depth: Record<QueueName, number> };
 const QUEUE_COLORS: Record<QueueName, { color: string; dash?: string }> = {
@@ -45,16 +47,58 @@ const QUEUE_COLORS: Record<QueueName, { color: string; dash?: string }> = {
 const perBucket = (seconds: number) => (seconds === 60 ? "per minute" : `per ${seconds / 60} minutes`);
 
 /**
+ * Live: the page's socket joins the admins' overview room, and every `admin:activity` event (at most
+ * one a second from each process that did something) reads the overview again, at most once per the
+ * window's `liveMs`, asking for numbers no older than the event. Whenever the socket is not
+ * subscribed, the page polls instead.
+ */
+function useOverviewActivity(range: OverviewWindow): { live: boolean; since: React.RefObject<string | null> } {
+  const client = useQueryClient();
+  const [live, setLive] = useState(false);
+  const since = useRef<string | null>(null);
+  const liveMs = useRef<number>(OVERVIEW_WINDOWS[range].liveMs);
+  liveMs.current = OVERVIEW_WINDOWS[range].liveMs;
+  useEffect(() => {
+    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({ withCredentials: true, reconnectionDelay: 1000, reconnectionDelayMax: 30_000 });
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let last = 0;
+    const refresh = () => {
+      timer = null;
+      last = Date.now();
+      void client.invalidateQueries({ queryKey: ["admin", "overview"] });
+    };
+    socket.on("connect", () =>
+      socket.emit("admin:overview:subscribe", undefined, (answer) => {
+        setLive(answer.ok);
+        // What happened while the socket was away.
+        if (answer.ok) refresh();
+      }),
+    );
+    socket.on("disconnect", () => setLive(false));
+    socket.on("admin:activity", ({ at }) => {
+      if (!since.current || at > since.current) since.current = at;
+      if (timer) return;
+      timer = setTimeout(refresh, Math.max(0, last + liveMs.current - Date.now()));
+    });
+    return () => {
+      if (timer) clearTimeout(timer);
+      socket.disconnect();
+    };
+  }, [client]);
+  return { live, since };
+}
+
+/**
  * The live overview: sent and failed per channel over the chosen window, the queues now, and the
- * in-app funnel. It polls the admin API (every 5 s for the short windows) while the tab is visible,
- * so new activity shows without a reload.
+ * in-app funnel. New activity shows within about a second, without a reload (see useOverviewActivity).
  */
 export function AdminOverview() {
   const [range, setRange] = useState<OverviewWindow>("1h");
+  const { live, since } = useOverviewActivity(range);
   const overview = useQuery({
     queryKey: ["admin", "overview", range],
-    queryFn: () => adminApi<Overview>(`/overview?window=${range}`),
-    refetchInterval: OVERVIEW_WINDOWS[range].refreshMs,
+    queryFn: () => adminApi<Overview>(`/overview?window=${range}${since.current ? `&since=${encodeURIComponent(since.current)}` : ""}`),
+    refetchInterval: live ? OVERVIEW_LIVE_POLL_MS : OVERVIEW_WINDOWS[range].refreshMs,
     placeholderData: keepPreviousData,
   });
   const data = overview.data;
@@ -91,8 +135,10 @@ export function AdminOverview() {
             </span>
           ) : data ? (
             <>
-              <span className="mr-1 inline-block size-2 rounded-full bg-emerald-500 align-middle" aria-hidden="true" />
-              Live · updated {format(new Date(data.to), "HH:mm:ss")} · refreshes every {OVERVIEW_WINDOWS[range].refreshMs / 1000} s
+              <span className={`mr-1 inline-block size-2 rounded-full align-middle ${live ? "bg-emerald-500" : "bg-amber-400"}`} aria-hidden="true" />
+              {live
+                ? `Live · updated ${format(new Date(data.to), "HH:mm:ss")} · moves as activity happens`
+                : `Updated ${format(new Date(data.to), "HH:mm:ss")} · refreshes every ${OVERVIEW_WINDOWS[range].refreshMs / 1000} s`}
             </>
           ) : (
             "Loading…"
