@@ -28,6 +28,28 @@ export const pool = db.pool;
 
 export type Sql = pg.PoolClient;
 
+const globalForKeyed = globalThis as typeof globalThis & { __notifyKeyedPool?: pg.Pool };
+
+/**
+ * A second pool whose connections plan every statement generically (once per connection) and never
+ * scan a table sequentially: for the hot statements that run outside a transaction (so SET LOCAL is
+ * not available), reach every table by its keys and carry small arrays (a small trigger's fan-out).
+ * Connections open as they are needed, up to DB_POOL_SIZE.
+ */
+export function keyedPool(): pg.Pool {
+  if (!globalForKeyed.__notifyKeyedPool) {
+    const keyed = new pg.Pool({
+      connectionString: env.DATABASE_URL,
+      max: env.DB_POOL_SIZE,
+      application_name: process.env.NOTIFY_SERVICE ?? "notify",
+      options: "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off",
+    });
+    keyed.on("error", (error) => console.error(`postgres pool: ${error.message}`));
+    globalForKeyed.__notifyKeyedPool = keyed;
+  }
+  return globalForKeyed.__notifyKeyedPool;
+}
+
 const statementNames = new Map<string, string>();
 
 /**
@@ -65,4 +87,7 @@ export async function closeDb(): Promise<void> {
   await prisma.$disconnect().catch(() => undefined);
   await pool.end().catch(() => undefined);
   delete globalForDb.__notifyDb;
+  const keyed = globalForKeyed.__notifyKeyedPool;
+  delete globalForKeyed.__notifyKeyedPool;
+  await keyed?.end().catch(() => undefined);
 }

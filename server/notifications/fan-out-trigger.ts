@@ -1,5 +1,5 @@
 import { fastUuidV7 } from "@/server/ids";
-import { pool, prepared, withTransaction, type Sql } from "@/server/db";
+import { keyedPool, pool, prepared, withTransaction, type Sql } from "@/server/db";
 import { enqueueFanoutHelpers } from "@/server/queues";
 import { env } from "@/server/env";
 import { logger } from "@/server/logger";
@@ -52,6 +52,8 @@ type TriggerRow = {
   broadcast_threshold: number | null;
   /** Whether its fan-out was cut into slices already (whatever FANOUT_RANGE_SIZE says now). */
   has_slices: boolean;
+  /** A small trigger not yet started: all its recipients with their profiles (see fanOutSmallTrigger). */
+  small_page: Recipient[] | null;
 };
 
 type Recipient = { id: string; name: string | null; email: string | null; phone: string | null; timezone: string | null; locale: string | null; preferences: unknown; has_push: boolean };
@@ -77,6 +79,11 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
     return { inserted: 0, status: "skipped" };
   }
   const renderer = inboxRenderer(trigger);
+  if (options.helper === undefined && trigger.small_page && !trigger.aggregate && !trigger.batch && !trigger.limits) {
+    const done = await fanOutSmallTrigger(trigger, renderer, trigger.small_page, chunkSize);
+    // Not claimed: another run took it, or it was cancelled; the usual path finds out which.
+    if (done) return done;
+  }
   if (trigger.status === "processing" && options.helper === undefined) await (isSliced(trigger) ? recacheSlices(trigger, chunkSize) : recacheLastChunk(trigger, chunkSize));
   let inserted = 0;
   // A huge topic: the inbox notification is stored once and merged into each inbox when read.
@@ -119,6 +126,30 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
   }
   logger.info({ triggerId, inserted, helper: options.helper }, "fan-out completed");
   return { inserted, status: "completed" };
+}
+
+/**
+ * A small trigger (up to SMALL_TRIGGER_MAX_RECIPIENTS explicit recipients, no aggregation, batching
+ * or limits, which lock rows of their own) not yet started: its recipients came with the trigger,
+ * and its whole fan-out is ONE statement outside any transaction (storeChunk, oneShot), two round
+ * trips to PostgreSQL in all instead of five (load, begin, claim and page, store, commit). The
+ * keyed pool's connections plan it once, generically. Null when another run had claimed it.
+ */
+async function fanOutSmallTrigger(trigger: TriggerRow, renderer: Renderer, recipients: Recipient[], chunkSize: number): Promise<FanOutResult | null> {
+  const client = await keyedPool().connect();
+  let chunk: Stored;
+  try {
+    chunk = await retryOnConflict(() => storeChunk(client, trigger, renderer, recipients, { chunkSize, inboxByRead: false, slice: null, cursor: null, oneShot: true }));
+  } finally {
+    client.release();
+  }
+  if (!chunk.claimed) return null;
+  await publishChunk(renderer.shared, chunk.rows);
+  if (chunk.toSend && chunk.toSend.length > 0) {
+    await enqueueDeliveries(chunk.toSend).catch((error: unknown) => logger.warn({ err: error, triggerId: trigger.id }, "deliveries not queued; the relay will"));
+  }
+  logger.info({ triggerId: trigger.id, inserted: chunk.rows.length }, "fan-out completed");
+  return { inserted: chunk.rows.length, status: "completed" };
 }
 
 /** Runs chunks until there is no more work for this caller; answers how many notifications it stored. */
@@ -306,7 +337,7 @@ async function fanOutNextChunk(
   chunkSize: number,
   inboxByRead: boolean,
   sliced: boolean,
-): Promise<{ rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[] }> {
+): Promise<Stored> {
   const client = await pool.connect();
   try {
     const claimed = trigger.topic_key === null && !sliced ? await claimExplicitChunk(client, trigger, chunkSize) : await claimChunk(client, trigger, sliced);
@@ -314,10 +345,40 @@ async function fanOutNextChunk(
     const { slice, cursor } = claimed;
     if (routesInAppInSql(trigger, renderer, inboxByRead)) return await fanOutInAppChunk(client, trigger, renderer, chunkSize, slice, cursor);
     const recipients = claimed.recipients ?? (await pageRecipients(client, trigger, cursor, chunkSize, slice?.upto ?? null));
+    const chunk = await storeChunk(client, trigger, renderer, recipients, { chunkSize, inboxByRead, slice, cursor, oneShot: false });
+    await client.query("COMMIT");
+    return chunk;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+type Stored = { rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[]; claimed?: boolean };
+
+/**
+ * Steps 3 and 4 of a chunk (see fanOutNextChunk). `oneShot`: the whole fan-out of a small trigger as
+ * ONE statement outside any transaction (see fanOutSmallTrigger). Its first step claims the trigger
+ * (accepted, no cursor yet: the row lock makes a second delivery of the job wait, then find it taken)
+ * and every write depends on that claim, so a trigger taken by another run or cancelled meanwhile
+ * stores nothing and answers `claimed: false`.
+ */
+async function storeChunk(
+  client: Sql,
+  trigger: TriggerRow,
+  renderer: Renderer,
+  recipients: Recipient[],
+  { chunkSize, inboxByRead, slice, cursor, oneShot }: { chunkSize: number; inboxByRead: boolean; slice: Slice | null; cursor: string | null; oneShot: boolean },
+): Promise<Stored> {
+  {
     // Sliced: the last chunk of this slice (other slices may remain; the caller asks for more).
     const isLast = recipients.length < chunkSize || (slice?.upto != null && recipients.at(-1)?.id === slice.upto);
     const nextCursor =
       trigger.topic_key === null ? String(Number(cursor ?? 0) + recipients.length) : (recipients.at(-1)?.id ?? cursor);
+    // Only who takes part in the claim: in a one-shot statement every write waits for it.
+    const ifClaimed = oneShot ? " AND EXISTS (SELECT 1 FROM claim)" : "";
 
     const at = now();
     const decisions = await decideChunk(trigger, recipients, at);
@@ -392,7 +453,16 @@ async function fanOutNextChunk(
     const { rows } = await client.query<Omit<InsertedRow, "text" | "group"> & { idx: number; updated: boolean; sort_at: Date }>(
       prepared(
       // A small trigger's statement is planned once (see begin) and cached apart from the big one's.
-      `${genericPlans(trigger) ? "/* generic */ " : ""}WITH page AS (
+      `${oneShot ? "/* one shot */ " : genericPlans(trigger) ? "/* generic */ " : ""}WITH ${
+        oneShot
+          ? `claim AS (
+         UPDATE triggers SET fanout_cursor = $27, fanout_count = fanout_count + cardinality($2::text[]), template_version = $21,
+                status = CASE WHEN $28::boolean THEN 'completed' ELSE 'processing' END, completed_at = CASE WHEN $28::boolean THEN now() END
+          WHERE id = $1::uuid AND status = 'accepted' AND fanout_cursor IS NULL AND $39::int IS NULL
+         RETURNING id
+       ), `
+          : ""
+      }page AS (
          SELECT * FROM unnest($2::text[], $3::int[], $4::int[], $5::int[]) AS p(id, seq_inc, unread_inc, unseen_inc)
        ), texts AS (
          SELECT * FROM unnest($6::int[], $7::text[], $40::uuid[]) AS t(idx, user_id, nid)
@@ -402,7 +472,7 @@ async function fanOutNextChunk(
          INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
          -- Only who takes a seq, and unknown recipients (created): nobody else's row is rewritten.
          SELECT id, seq_inc, unread_inc, unseen_inc FROM page
-          WHERE seq_inc > 0 OR NOT EXISTS (SELECT 1 FROM users x WHERE x.id = page.id) ORDER BY id
+          WHERE (seq_inc > 0 OR NOT EXISTS (SELECT 1 FROM users x WHERE x.id = page.id))${ifClaimed} ORDER BY id
          ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + excluded.last_seq, unread_count = u.unread_count + excluded.unread_count,
                                         unseen_count = u.unseen_count + excluded.unseen_count
          RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
@@ -441,8 +511,14 @@ async function fanOutNextChunk(
          SELECT $1::uuid, d.user_id, d.channel, d.status, d.reason, d.deliver_at, $21, $20::timestamptz,
                 CASE WHEN d.status = 'queued' AND d.channel = ANY($29::text[]) THEN now() END, d.batch_id
            FROM unnest($22::text[], $23::text[], $24::text[], $25::text[], $26::timestamptz[], $38::bigint[]) AS d(user_id, channel, status, reason, deliver_at, batch_id)
+          WHERE true${ifClaimed}
        ), progress AS (${
-         slice
+         oneShot
+           ? `
+         SELECT 1
+       ), done AS (
+         UPDATE outbox SET done_at = now() WHERE trigger_id = $1::uuid AND done_at IS NULL AND $28::boolean${ifClaimed}`
+           : slice
            ? `
          UPDATE fanout_ranges SET cursor = $27, count = count + cardinality($2::text[]), done_at = CASE WHEN $28::boolean THEN now() END
           WHERE trigger_id = $1::uuid AND idx = $39::int
@@ -461,7 +537,12 @@ async function fanOutNextChunk(
          FROM inserted i JOIN bumped b ON b.id = i.user_id JOIN texts t ON t.user_id = i.user_id
        UNION ALL
        SELECT u.id, u.user_id, u.seq, b.unread_count, b.unseen_count, u.idx, true, u.sort_at
-         FROM updated u JOIN bumped b ON b.id = u.user_id`,
+         FROM updated u JOIN bumped b ON b.id = u.user_id${
+           // The claim's marker row: no user.
+           oneShot ? `
+       UNION ALL
+       SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM claim` : ""
+         }`,
       [
         trigger.id,
         recipients.map((r) => r.id),
@@ -506,23 +587,21 @@ async function fanOutNextChunk(
         fresh.map(() => fastUuidV7()),
       ]),
     );
-    if (rows.length !== inbox.length) throw new Error(`fan-out chunk stored ${rows.length} of ${inbox.length} inbox notifications`);
-    await client.query("COMMIT");
+    const claimed = !oneShot || rows.some((r) => r.user_id === null);
+    if (!claimed) return { rows: [], isLast: true, claimed };
+    const stored = oneShot ? rows.filter((r) => r.user_id !== null) : rows;
+    if (stored.length !== inbox.length) throw new Error(`fan-out chunk stored ${stored.length} of ${inbox.length} inbox notifications`);
     const toSend: DeliveryRef[] = [];
     others.channel.forEach((channel, i) => {
       if (others.status[i] === "queued" && isSendingChannel(channel)) toSend.push({ triggerId: trigger.id, userId: others.user[i]!, channel, priority: trigger.priority as Priority });
     });
     return {
-      rows: rows.map(({ updated, sort_at, idx, ...r }) => ({ ...r, text: distinct[idx - 1]!, ...(updated ? { group: { ...joined.get(r.user_id)!, sortAt: sort_at } } : {}) })),
+      rows: stored.map(({ updated, sort_at, idx, ...r }) => ({ ...r, text: distinct[idx - 1]!, ...(updated ? { group: { ...joined.get(r.user_id)!, sortAt: sort_at } } : {}) })),
       // A sliced chunk never ends the caller's loop: the next one looks for another free slice.
       isLast: slice ? false : isLast,
       toSend,
+      claimed,
     };
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
   }
 }
 
@@ -853,17 +932,29 @@ async function recacheSlices(trigger: TriggerRow, chunkSize: number): Promise<vo
   await cacheCounts(rows.map((r) => ({ userId: r.id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.last_seq } })));
 }
 
+/** Up to this many explicit recipients, a fresh trigger's fan-out is one statement (fanOutSmallTrigger). */
+const SMALL_TRIGGER_MAX_RECIPIENTS = 64;
+
 async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
-  const { rows } = await pool.query<TriggerRow>(prepared(
+  const { rows } = await keyedPool().query<TriggerRow>(prepared(
     `SELECT t.id, t.type, t.recipient_ids, t.topic_key, t.recipients, t.broadcast_threshold, t.actor, t.target, t.data, t.title, t.body, t.actions, t.priority, t.channels,
             t.expires_at, t.status, t.created_at,
             coalesce(nt.category, 'system') AS category, coalesce(nt.opt_out, true) AS opt_out,
             coalesce(nt.respect_quiet_hours, true) AS respect_quiet_hours, coalesce(nt.defaults, '{}') AS defaults, nt.limits,
             coalesce(nt.templates, '{}') AS templates, coalesce(nt.locales, '{}') AS locales, coalesce(nt.template_version, 0) AS template_version,
-            nt.aggregate, nt.batch, EXISTS (SELECT 1 FROM fanout_ranges r WHERE r.trigger_id = t.id) AS has_slices
+            nt.aggregate, nt.batch, EXISTS (SELECT 1 FROM fanout_ranges r WHERE r.trigger_id = t.id) AS has_slices,
+            CASE WHEN t.topic_key IS NULL AND t.status = 'accepted' AND t.fanout_cursor IS NULL AND cardinality(t.recipient_ids) <= $2 THEN
+              (SELECT coalesce(json_agg(json_build_object(
+                        'id', p.id, 'name', u.name, 'email', u.email, 'phone', u.phone, 'timezone', u.timezone, 'locale', u.locale,
+                        'preferences', CASE WHEN u.preferences = '{}'::jsonb THEN NULL ELSE u.preferences END,
+                        'has_push', 'push' = ANY(t.channels) AND EXISTS (SELECT 1 FROM push_subscriptions ps WHERE ps.user_id = p.id
+                                                                       AND ps.last_active_at > now() - make_interval(days => $3::int)))
+                      ORDER BY p.n), '[]')
+                 FROM unnest(t.recipient_ids) WITH ORDINALITY AS p(id, n) LEFT JOIN users u ON u.id = p.id)
+            END AS small_page
        FROM triggers t LEFT JOIN notification_types nt ON nt.key = t.type
       WHERE t.id = $1::uuid`,
-    [triggerId],
+    [triggerId, SMALL_TRIGGER_MAX_RECIPIENTS, env.PUSH_DEVICE_ACTIVE_DAYS],
   ));
   return rows[0] ?? null;
 }

@@ -1,0 +1,118 @@
+// A small trigger's fan-out is one statement outside any transaction (fanOutSmallTrigger in
+// server/notifications/fan-out-trigger.ts), every write of it depending on its claim of the trigger.
+// Here it runs in this process against a system without fan-out workers, with the trigger row held
+// locked from another connection so that the races happen for certain: two runs of one trigger
+// store it once, and a trigger cancelled while the statement waits stores nothing at all.
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, serviceClient, uniqueId } from "./client";
+import { startSystem, type System } from "./start-system";
+
+let system: System;
+let db: pg.Pool;
+let service: ReturnType<typeof serviceClient>;
+let fanOutTrigger: typeof import("@/server/notifications/fan-out-trigger").fanOutTrigger;
+let closeAll: () => Promise<void>;
+
+beforeAll(async () => {
+  system = await startSystem({ webNodes: 1, relays: 0, fanoutWorkers: 0 });
+  Object.assign(process.env, {
+    DATABASE_URL: system.databaseUrl,
+    REDIS_URL: system.redisUrl,
+    REDIS_PREFIX: system.redisPrefix,
+    AUTH_SECRET: system.authSecret,
+    SERVICE_API_KEY: system.serviceKey,
+  });
+  ({ fanOutTrigger } = await import("@/server/notifications/fan-out-trigger"));
+  const { closeDb } = await import("@/server/db");
+  const { closeRedis } = await import("@/server/redis");
+  const { closePublisher } = await import("@/server/realtime/publish");
+  closeAll = async () => void (await Promise.allSettled([closeDb(), closeRedis(), closePublisher()]));
+  db = new pg.Pool({ connectionString: system.databaseUrl, max: 4 });
+  service = serviceClient(system.webUrls[0]!, system.serviceKey);
+});
+
+afterAll(async () => {
+  await closeAll?.();
+  await db?.end();
+  await system?.stop();
+});
+
+/** Two known recipients and one the system has never seen (the fan-out would create their row). */
+async function smallTrigger(): Promise<{ id: string; known: string[]; unknown: string }> {
+  const known = [uniqueId("ann"), uniqueId("bob")];
+  for (const userId of known) expect((await service.call("PUT", `/api/v1/users/${userId}`, { name: "Someone" })).status).toBe(200);
+  const unknown = uniqueId("new");
+  const reply = await service.trigger({ type: "comment", to: [...known, unknown], actor: { id: "ann", name: "Ann" }, target: { type: "post", id: "1", url: "/posts/1" }, data: { excerpt: "Hi" } });
+  expect(reply.status).toBe(202);
+  return { id: reply.body.id, known, unknown };
+}
+
+/** Holds the trigger's row locked until `release`, and says when `waiters` statements wait for it. */
+async function holdTrigger(triggerId: string) {
+  const holder = await db.connect();
+  await holder.query("BEGIN");
+  await holder.query("SELECT 1 FROM triggers WHERE id = $1 FOR UPDATE", [triggerId]);
+  const { rows } = await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+  return {
+    waiting: (waiters: number) =>
+      eventually(
+        async () => {
+          // The first waits for this holder, a second for the first (its tuple lock).
+          const { rows: blocked } = await db.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1",
+            [rows[0]!.pid],
+          );
+          return blocked[0]!.n >= waiters ? true : undefined;
+        },
+        10_000,
+        `${waiters} statement(s) waiting for the trigger's row`,
+      ),
+    release: async (sql?: string) => {
+      if (sql) await holder.query(sql, [triggerId]);
+      await holder.query("COMMIT");
+      holder.release();
+    },
+  };
+}
+
+const stored = async (triggerId: string) => {
+  const { rows } = await db.query<{ notifications: number; deliveries: number; status: string; fanout_count: number; outbox_done: boolean }>(
+    `SELECT (SELECT count(*)::int FROM notifications WHERE trigger_id = t.id) AS notifications,
+            (SELECT count(*)::int FROM deliveries WHERE trigger_id = t.id) AS deliveries,
+            t.status, t.fanout_count, (SELECT bool_and(done_at IS NOT NULL) FROM outbox WHERE trigger_id = t.id) AS outbox_done
+       FROM triggers t WHERE t.id = $1`,
+    [triggerId],
+  );
+  return rows[0]!;
+};
+
+describe("a small trigger's one-statement fan-out", () => {
+  it("stores a trigger once when two runs of it race, each recipient with one seq", async () => {
+    const trigger = await smallTrigger();
+    const lock = await holdTrigger(trigger.id);
+    const runs = Promise.all([fanOutTrigger(trigger.id), fanOutTrigger(trigger.id)]);
+    // Both have loaded it as fresh and wait to claim it.
+    await lock.waiting(2).finally(() => lock.release());
+    const results = await runs;
+    expect(results.map((r) => r.inserted).sort()).toEqual([0, 3]);
+    expect(await stored(trigger.id)).toMatchObject({ notifications: 3, status: "completed", fanout_count: 3, outbox_done: true });
+    const { rows } = await db.query<{ id: string; last_seq: number; unread_count: number }>("SELECT id, last_seq, unread_count FROM users WHERE id = ANY($1) ORDER BY id", [
+      [...trigger.known, trigger.unknown],
+    ]);
+    expect(rows).toHaveLength(3);
+    for (const row of rows) expect(row).toMatchObject({ last_seq: 1, unread_count: 1 });
+  });
+
+  it("stores nothing for a trigger cancelled while its statement waits: no notification, decision, counter or new user; the outbox row is done", async () => {
+    const trigger = await smallTrigger();
+    const lock = await holdTrigger(trigger.id);
+    const run = fanOutTrigger(trigger.id);
+    await lock.waiting(1).finally(() => lock.release("UPDATE triggers SET status = 'cancelled' WHERE id = $1"));
+    expect((await run).inserted).toBe(0);
+    expect(await stored(trigger.id)).toMatchObject({ notifications: 0, deliveries: 0, status: "cancelled", fanout_count: 0, outbox_done: true });
+    const { rows } = await db.query<{ id: string; last_seq: number }>("SELECT id, last_seq FROM users WHERE id = ANY($1)", [[...trigger.known, trigger.unknown]]);
+    expect(rows.map((r) => r.id).sort()).toEqual([...trigger.known].sort());
+    for (const row of rows) expect(row.last_seq).toBe(0);
+  });
+});
