@@ -483,7 +483,9 @@ async function storeChunk(
                 $16::jsonb, ($17::jsonb[])[t.idx], $18::jsonb, b.last_seq, $19::timestamptz, $20::timestamptz, $20::timestamptz, $20::timestamptz
            FROM bumped b JOIN texts t ON t.user_id = b.id
          RETURNING id, user_id, seq
-       ), updated AS (
+       ), updated AS (${
+         trigger.aggregate
+           ? `
          UPDATE notifications n
             SET title = ($8::text[])[g.idx], body = ($9::text[])[g.idx], actions = ($17::jsonb[])[g.idx], actor = $13::jsonb,
                 actors = g.actors, actor_count = g.actor_count, data = $18::jsonb, expires_at = $19::timestamptz, seq = b.last_seq,
@@ -492,12 +494,21 @@ async function storeChunk(
                   AS g(user_id, id, created_at, idx, actors, actor_count)
            JOIN bumped b ON b.id = g.user_id
           WHERE n.id = g.id AND n.created_at = g.created_at
-         RETURNING n.id, n.user_id, n.seq, n.created_at, n.sort_at, g.idx
+         RETURNING n.id, n.user_id, n.seq, n.created_at, n.sort_at, g.idx`
+           : `
+         -- No aggregation, so no group to update (its parameters only get their types here).
+         SELECT NULL::uuid AS id, NULL::text AS user_id, NULL::bigint AS seq, NULL::timestamptz AS created_at, NULL::timestamptz AS sort_at, NULL::int AS idx
+          WHERE false AND $30::text[] IS NULL AND $31::uuid[] IS NULL AND $32::timestamptz[] IS NULL AND $33::int[] IS NULL
+            AND $34::jsonb[] IS NULL AND $35::int[] IS NULL AND $36::text IS NULL AND $37::float8 IS NULL`
+       }
        ), changes AS (
          INSERT INTO notification_changes (user_id, seq, kind, notification_id, notification_at, at)
          SELECT user_id, seq, 'new', id, $20::timestamptz, $20::timestamptz FROM inserted
          UNION ALL
          SELECT user_id, seq, 'updated', id, created_at, $20::timestamptz FROM updated
+${
+         trigger.aggregate
+           ? `
        ), regrouped AS (
          -- The recipients who started a group: it now points at their new notification.
          -- A group's window also ends with the (UTC) month it started in: its notification then only
@@ -505,7 +516,9 @@ async function storeChunk(
          UPDATE notification_groups g SET notification_id = i.id, notification_at = $20::timestamptz,
                 window_ends_at = least($20::timestamptz + make_interval(secs => $37::float8 / 1000),
                                        (date_trunc('month', $20::timestamptz AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC')
-           FROM inserted i WHERE $36::text IS NOT NULL AND g.group_key = $36 AND g.user_id = i.user_id
+           FROM inserted i WHERE $36::text IS NOT NULL AND g.group_key = $36 AND g.user_id = i.user_id`
+           : ""
+       }
        ), decided AS (
          INSERT INTO deliveries (trigger_id, user_id, channel, status, reason, deliver_at, template_version, created_at, enqueued_at, batch_id)
          SELECT $1::uuid, d.user_id, d.channel, d.status, d.reason, d.deliver_at, $21, $20::timestamptz,
