@@ -52,6 +52,8 @@ const envSchema = z
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     FANOUT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
     FANOUT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /** A fresh trigger of up to this many explicit recipients fans out in one statement (0: never). Generic plans: at most 64. */
+    FANOUT_ONE_STATEMENT_MAX: z.coerce.number().int().min(0).max(64).default(64),
     /** A topic fan-out above this many recipients is cut into slices of this size that every fan-out worker shares. */
     FANOUT_RANGE_SIZE: z.coerce.number().int().min(1).default(25_000),
     /** How many extra jobs help with one sliced fan-out (on any fan-out worker). */

@@ -129,7 +129,7 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
 }
 
 /**
- * A small trigger (up to SMALL_TRIGGER_MAX_RECIPIENTS explicit recipients, no aggregation, batching
+ * A small trigger (up to FANOUT_ONE_STATEMENT_MAX explicit recipients, no aggregation, batching
  * or limits, which lock rows of their own) not yet started: its recipients came with the trigger,
  * and its whole fan-out is ONE statement outside any transaction (storeChunk, oneShot), two round
  * trips to PostgreSQL in all instead of five (load, begin, claim and page, store, commit). The
@@ -945,9 +945,6 @@ async function recacheSlices(trigger: TriggerRow, chunkSize: number): Promise<vo
   await cacheCounts(rows.map((r) => ({ userId: r.id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.last_seq } })));
 }
 
-/** Up to this many explicit recipients, a fresh trigger's fan-out is one statement (fanOutSmallTrigger). */
-const SMALL_TRIGGER_MAX_RECIPIENTS = 64;
-
 async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
   const { rows } = await keyedPool().query<TriggerRow>(prepared(
     `SELECT t.id, t.type, t.recipient_ids, t.topic_key, t.recipients, t.broadcast_threshold, t.actor, t.target, t.data, t.title, t.body, t.actions, t.priority, t.channels,
@@ -967,7 +964,8 @@ async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
             END AS small_page
        FROM triggers t LEFT JOIN notification_types nt ON nt.key = t.type
       WHERE t.id = $1::uuid`,
-    [triggerId, SMALL_TRIGGER_MAX_RECIPIENTS, env.PUSH_DEVICE_ACTIVE_DAYS],
+    // Up to this many explicit recipients, a fresh trigger's fan-out is one statement (fanOutSmallTrigger).
+    [triggerId, env.FANOUT_ONE_STATEMENT_MAX, env.PUSH_DEVICE_ACTIVE_DAYS],
   ));
   return rows[0] ?? null;
 }

@@ -1,0 +1,89 @@
+// npm run bench:small-fanout [-- --triggers 1500 --rounds 3]
+// The fan-out of a small trigger (one recipient) by the fan-out worker's own code, called in this
+// process one trigger after another on a real system (web node for the triggers, PostgreSQL, Redis;
+// no fan-out worker process, no BullMQ), two ways in alternating rounds: one statement
+// (FANOUT_ONE_STATEMENT_MAX=64, the default) and the chunk transaction (=0: load, begin, claim and
+// page, store, commit). Prints per round the wall time, this process's CPU and PostgreSQL's CPU (the
+// backends of the run's database) per trigger. Each round runs in a child process of its own, since
+// the setting is read once per process.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { serviceClient } from "../tests/system/client";
+import { startSystem } from "../tests/system/start-system";
+import { cpuMs } from "./cpu-usage";
+
+const { values } = parseArgs({
+  options: {
+    triggers: { type: "string", default: "1500" },
+    rounds: { type: "string", default: "3" },
+    child: { type: "boolean", default: false },
+  },
+});
+const TRIGGERS = Number(values.triggers);
+const WARM = 200;
+
+if (!values.child) {
+  if (!existsSync(".next/BUILD_ID")) execFileSync("npm", ["run", "build"], { stdio: "inherit" });
+  console.log(`== small-trigger fan-out, ${TRIGGERS} one-recipient triggers per round, in this process ==`);
+  for (let round = 1; round <= Number(values.rounds); round++) {
+    for (const [label, max] of [["chunk transaction (5 round trips)", "0"], ["one statement (2 round trips)", "64"]] as const) {
+      const child = spawnSync(process.execPath, ["--import", "tsx", "scripts/bench-small-fanout.ts", "--child", "--triggers", String(TRIGGERS)], {
+        env: { ...process.env, FANOUT_ONE_STATEMENT_MAX: max, LOG_LEVEL: "error" },
+        encoding: "utf8",
+      });
+      const result = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
+      if (child.status !== 0 || !result) {
+        console.error(child.stdout, child.stderr);
+        process.exit(1);
+      }
+      console.log(`round ${round}, ${label.padEnd(34)} ${result.slice(7)}`);
+    }
+  }
+  process.exit(0);
+}
+
+const system = await startSystem({ webNodes: 1, relays: 0, fanoutWorkers: 0, env: { LOG_LEVEL: "error" } });
+Object.assign(process.env, {
+  DATABASE_URL: system.databaseUrl,
+  REDIS_URL: system.redisUrl,
+  REDIS_PREFIX: system.redisPrefix,
+  AUTH_SECRET: system.authSecret,
+  SERVICE_API_KEY: system.serviceKey,
+});
+const { fanOutTrigger } = await import("../server/notifications/fan-out-trigger");
+const { closeDb } = await import("../server/db");
+const { closeRedis } = await import("../server/redis");
+const { closePublisher } = await import("../server/realtime/publish");
+const db = new pg.Pool({ connectionString: system.databaseUrl, max: 1 });
+try {
+  const service = serviceClient(system.webUrls[0]!, system.serviceKey);
+  const ids: string[] = [];
+  for (let i = 0; i < TRIGGERS + WARM; i++) {
+    const reply = await service.trigger({ type: "comment", to: [`u${i % 500}`], actor: { id: "ann", name: "Ann" }, target: { type: "post", id: "1", url: "/posts/1" }, data: { excerpt: "Hi" } });
+    if (reply.status !== 202) throw new Error(`trigger: ${reply.status} ${JSON.stringify(reply.body)}`);
+    ids.push(reply.body.id);
+  }
+  for (const id of ids.slice(0, WARM)) await fanOutTrigger(id);
+  const backends = async () => {
+    const { rows } = await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    return rows.reduce((sum, { pid }) => sum + cpuMs(pid), 0);
+  };
+  const pgBefore = await backends();
+  const cpuBefore = process.cpuUsage();
+  const start = performance.now();
+  let inserted = 0;
+  for (const id of ids.slice(WARM)) inserted += (await fanOutTrigger(id)).inserted;
+  const wall = performance.now() - start;
+  const cpu = process.cpuUsage(cpuBefore);
+  const pgMs = (await backends()) - pgBefore;
+  if (inserted !== TRIGGERS) throw new Error(`stored ${inserted} of ${TRIGGERS}`);
+  const each = (ms: number) => (ms / TRIGGERS).toFixed(3);
+  console.log(`RESULT wall ${each(wall)} ms, this process ${each((cpu.user + cpu.system) / 1000)} ms, PostgreSQL ${each(pgMs)} ms per trigger`);
+} finally {
+  await Promise.allSettled([closeDb(), closeRedis(), closePublisher()]);
+  await db.end();
+  await system.stop();
+}
+process.exit(0);
