@@ -34,17 +34,22 @@ const globalForKeyed = globalThis as typeof globalThis & { __notifyKeyedPool?: p
  * A second pool whose connections plan every statement generically (once per connection) and never
  * scan a table sequentially: for the hot statements that run outside a transaction (so SET LOCAL is
  * not available), reach every table by its keys and carry small arrays (a small trigger's fan-out).
- * Connections open as they are needed, up to DB_POOL_SIZE.
+ * Connections open as they are needed (as many as such statements run at once), up to DB_POOL_SIZE.
+ * The settings are made by `SET` when a connection opens, not as startup options, which PgBouncer
+ * refuses. Without prepared statements (DB_PREPARED_STATEMENTS=0: a pooler in transaction mode,
+ * where session settings would leak to other clients and no plan is kept anyway) this is the main
+ * pool.
  */
 export function keyedPool(): pg.Pool {
+  if (!env.DB_PREPARED_STATEMENTS) return pool;
   if (!globalForKeyed.__notifyKeyedPool) {
-    const keyed = new pg.Pool({
-      connectionString: env.DATABASE_URL,
-      max: env.DB_POOL_SIZE,
-      application_name: process.env.NOTIFY_SERVICE ?? "notify",
-      options: "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off",
-    });
+    const keyed = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.DB_POOL_SIZE, application_name: process.env.NOTIFY_SERVICE ?? "notify" });
     keyed.on("error", (error) => console.error(`postgres pool: ${error.message}`));
+    // Queued ahead of any statement of the new connection. Should it fail, the connection runs with
+    // the defaults: slower plans, the same results.
+    keyed.on("connect", (client) => {
+      client.query("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off").catch((error: Error) => console.error(`postgres keyed pool: ${error.message}`));
+    });
     globalForKeyed.__notifyKeyedPool = keyed;
   }
   return globalForKeyed.__notifyKeyedPool;

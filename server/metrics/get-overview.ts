@@ -23,7 +23,10 @@ const shared = new Map<string, { at: number; answer: Promise<Overview> }>();
 /** The overview of the last `window`, computed at most once per SHARE_MS per window on this node. */
 export function getOverview(query: OverviewQuery): Promise<Overview> {
   const hit = shared.get(query.window);
-  const fresh = hit && Date.now() - hit.at < SHARE_MS && (query.since === undefined || hit.at >= Date.parse(query.since));
+  // A `since` ahead of this node's clock (another host's clock runs ahead) is taken as now: an
+  // answer begun from now on is fresh enough, and the event cannot be later than that.
+  const since = query.since === undefined ? 0 : Math.min(Date.parse(query.since), Date.now());
+  const fresh = hit && Date.now() - hit.at < SHARE_MS && hit.at >= since;
   if (hit && fresh) return hit.answer;
   const answer = computeOverview(query);
   shared.set(query.window, { at: Date.now(), answer });

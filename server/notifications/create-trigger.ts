@@ -38,7 +38,6 @@ export async function createTrigger(options: CreateTriggerOptions): Promise<Crea
   const scheduled = result.sendAt && result.sendAt.getTime() > now().getTime();
   if (result.isNew && result.status === 202) {
     countMetric("notify_triggers_total", { priority: result.priority ?? "normal" });
-    signalAdminActivity();
     logger.debug({ triggerId: result.body.id, recipients: result.body.recipients, priority: result.priority }, "trigger accepted");
   }
   if (result.isNew && result.status === 202 && !scheduled) {
@@ -48,6 +47,8 @@ export async function createTrigger(options: CreateTriggerOptions): Promise<Crea
       logger.warn({ err: error, triggerId: result.body.id }, "fan-out not queued; the outbox relay will"),
     );
   }
+  // After the job is queued, so the overview's queue depth has it.
+  if (result.isNew && result.status === 202) signalAdminActivity();
   return { status: result.status, body: result.body, isNew: result.isNew };
 }
 

@@ -374,7 +374,8 @@ async function storeChunk(
 ): Promise<Stored> {
   {
     // Sliced: the last chunk of this slice (other slices may remain; the caller asks for more).
-    const isLast = recipients.length < chunkSize || (slice?.upto != null && recipients.at(-1)?.id === slice.upto);
+    // One statement stores the whole list, whatever the chunk size.
+    const isLast = oneShot || recipients.length < chunkSize || (slice?.upto != null && recipients.at(-1)?.id === slice.upto);
     const nextCursor =
       trigger.topic_key === null ? String(Number(cursor ?? 0) + recipients.length) : (recipients.at(-1)?.id ?? cursor);
     // Only who takes part in the claim: in a one-shot statement every write waits for it.
@@ -603,7 +604,13 @@ ${
     const claimed = !oneShot || rows.some((r) => r.user_id === null);
     if (!claimed) return { rows: [], isLast: true, claimed };
     const stored = oneShot ? rows.filter((r) => r.user_id !== null) : rows;
-    if (stored.length !== inbox.length) throw new Error(`fan-out chunk stored ${stored.length} of ${inbox.length} inbox notifications`);
+    if (stored.length !== inbox.length) {
+      const error = new Error(`fan-out chunk stored ${stored.length} of ${inbox.length} inbox notifications`);
+      // Before COMMIT this rolls the chunk back; one statement has committed already, so what it
+      // stored is still cached and published.
+      if (!oneShot) throw error;
+      logger.error({ err: error, triggerId: trigger.id }, "fan-out stored fewer notifications than decided");
+    }
     const toSend: DeliveryRef[] = [];
     others.channel.forEach((channel, i) => {
       if (others.status[i] === "queued" && isSendingChannel(channel)) toSend.push({ triggerId: trigger.id, userId: others.user[i]!, channel, priority: trigger.priority as Priority });
@@ -946,7 +953,7 @@ async function recacheSlices(trigger: TriggerRow, chunkSize: number): Promise<vo
 }
 
 async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
-  const { rows } = await keyedPool().query<TriggerRow>(prepared(
+  const { rows } = await pool.query<TriggerRow>(prepared(
     `SELECT t.id, t.type, t.recipient_ids, t.topic_key, t.recipients, t.broadcast_threshold, t.actor, t.target, t.data, t.title, t.body, t.actions, t.priority, t.channels,
             t.expires_at, t.status, t.created_at,
             coalesce(nt.category, 'system') AS category, coalesce(nt.opt_out, true) AS opt_out,

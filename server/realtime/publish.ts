@@ -36,9 +36,14 @@ export function publishToUser<E extends keyof ServerToClientEvents>(userId: stri
   }
 }
 
-/** At most one `admin:activity` a second from this process; the last activity is always signalled. */
+/**
+ * At most one `admin:activity` a second from this process; the last activity is always signalled.
+ * Kept on globalThis, like the emitter: the web node loads this module both in Next.js's bundle and
+ * beside it (direct routes), and the second a process allows is one.
+ */
 const ACTIVITY_SIGNAL_MS = 1_000;
-const activity = { last: 0, timer: null as NodeJS.Timeout | null };
+const globalForActivity = globalThis as typeof globalThis & { __notifyActivity?: { last: number; timer: NodeJS.Timeout | null } };
+const activity = (globalForActivity.__notifyActivity ??= { last: -ACTIVITY_SIGNAL_MS, timer: null });
 
 /**
  * Tells the admins watching the overview that its numbers moved (see `admin:activity`). Called on
@@ -48,20 +53,20 @@ const activity = { last: 0, timer: null as NodeJS.Timeout | null };
  */
 export function signalAdminActivity(): void {
   if (activity.timer) return;
-  const now = Date.now();
-  const wait = activity.last + ACTIVITY_SIGNAL_MS - now;
-  if (wait <= 0) return sendActivity(now);
+  // The spacing on the monotonic clock (a wall clock set back would hold signals back as long).
+  const wait = activity.last + ACTIVITY_SIGNAL_MS - performance.now();
+  if (wait <= 0) return sendActivity();
   activity.timer = setTimeout(() => {
     activity.timer = null;
-    sendActivity(Date.now());
+    sendActivity();
   }, wait);
   activity.timer.unref();
 }
 
-function sendActivity(now: number): void {
-  activity.last = now;
+function sendActivity(): void {
+  activity.last = performance.now();
   try {
-    getEmitter().to(ADMIN_OVERVIEW_ROOM).emit("admin:activity", { at: new Date(now).toISOString() });
+    getEmitter().to(ADMIN_OVERVIEW_ROOM).emit("admin:activity", { at: new Date().toISOString() });
   } catch {
     /* see signalAdminActivity */
   }

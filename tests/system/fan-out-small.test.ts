@@ -12,6 +12,7 @@ let system: System;
 let db: pg.Pool;
 let service: ReturnType<typeof serviceClient>;
 let fanOutTrigger: typeof import("@/server/notifications/fan-out-trigger").fanOutTrigger;
+let keyedPool: typeof import("@/server/db").keyedPool;
 let closeAll: () => Promise<void>;
 
 beforeAll(async () => {
@@ -25,6 +26,7 @@ beforeAll(async () => {
   });
   ({ fanOutTrigger } = await import("@/server/notifications/fan-out-trigger"));
   const { closeDb } = await import("@/server/db");
+  ({ keyedPool } = await import("@/server/db"));
   const { closeRedis } = await import("@/server/redis");
   const { closePublisher } = await import("@/server/realtime/publish");
   closeAll = async () => void (await Promise.allSettled([closeDb(), closeRedis(), closePublisher()]));
@@ -102,6 +104,17 @@ describe("a small trigger's one-statement fan-out", () => {
     ]);
     expect(rows).toHaveLength(3);
     for (const row of rows) expect(row).toMatchObject({ last_seq: 1, unread_count: 1 });
+  });
+
+  it("completes the trigger and its outbox row when the list is as long as a chunk", async () => {
+    const trigger = await smallTrigger();
+    expect(await fanOutTrigger(trigger.id, { chunkSize: 3 })).toEqual({ inserted: 3, status: "completed" });
+    expect(await stored(trigger.id)).toMatchObject({ notifications: 3, status: "completed", fanout_count: 3, outbox_done: true });
+  });
+
+  it("runs on connections that plan generically and never scan sequentially", async () => {
+    const { rows } = await keyedPool().query<{ plan: string; seqscan: string }>("SELECT current_setting('plan_cache_mode') AS plan, current_setting('enable_seqscan') AS seqscan");
+    expect(rows[0]).toEqual({ plan: "force_generic_plan", seqscan: "off" });
   });
 
   it("stores nothing for a trigger cancelled while its statement waits: no notification, decision, counter or new user; the outbox row is done", async () => {

@@ -48,44 +48,69 @@ const perBucket = (seconds: number) => (seconds === 60 ? "per minute" : `per ${s
 
 /**
  * Live: the page's socket joins the admins' overview room, and every `admin:activity` event (at most
- * one a second from each process that did something) reads the overview again, at most once per the
- * window's `liveMs`, asking for numbers no older than the event. Whenever the socket is not
- * subscribed, the page polls instead.
+ * one a second from each process that did something) reads the overview again, asking for numbers
+ * no older than the event (`since`). One read at a time, at most one per the window's `liveMs`, none
+ * while the tab is hidden (one when it shows again); an event that arrives during a read is answered
+ * by another read after it. Whenever the socket is not subscribed, the page polls instead.
  */
-function useOverviewActivity(range: OverviewWindow): { live: boolean; since: React.RefObject<string | null> } {
+function useOverviewActivity(range: OverviewWindow): { live: boolean; since: React.RefObject<string | null>; asked: React.RefObject<string | null> } {
   const client = useQueryClient();
   const [live, setLive] = useState(false);
+  /** The newest event's `at`, and the `since` of the last read the page made. */
   const since = useRef<string | null>(null);
+  const asked = useRef<string | null>(null);
   const liveMs = useRef<number>(OVERVIEW_WINDOWS[range].liveMs);
   liveMs.current = OVERVIEW_WINDOWS[range].liveMs;
   useEffect(() => {
     const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({ withCredentials: true, reconnectionDelay: 1000, reconnectionDelayMax: 30_000 });
     let timer: ReturnType<typeof setTimeout> | null = null;
+    let reading = false;
     let last = 0;
-    const refresh = () => {
+    const behind = () => since.current !== null && (asked.current === null || since.current > asked.current);
+    const schedule = () => {
+      if (timer || reading || document.hidden) return;
+      timer = setTimeout(read, Math.max(0, last + liveMs.current - Date.now()));
+    };
+    async function read() {
       timer = null;
+      if (document.hidden) return;
+      reading = true;
       last = Date.now();
-      void client.invalidateQueries({ queryKey: ["admin", "overview"] });
+      try {
+        // Not cancelling a read under way (a slow overview would otherwise never answer); if that
+        // read asked for less than the newest event, another follows.
+        await client.refetchQueries({ queryKey: ["admin", "overview"], type: "active" }, { cancelRefetch: false });
+      } finally {
+        reading = false;
+      }
+      if (behind()) schedule();
+    }
+    const onVisible = () => {
+      if (!document.hidden && behind()) schedule();
     };
     socket.on("connect", () =>
       socket.emit("admin:overview:subscribe", undefined, (answer) => {
         setLive(answer.ok);
         // What happened while the socket was away.
-        if (answer.ok) refresh();
+        if (answer.ok) {
+          since.current = new Date().toISOString();
+          schedule();
+        }
       }),
     );
     socket.on("disconnect", () => setLive(false));
     socket.on("admin:activity", ({ at }) => {
       if (!since.current || at > since.current) since.current = at;
-      if (timer) return;
-      timer = setTimeout(refresh, Math.max(0, last + liveMs.current - Date.now()));
+      schedule();
     });
+    document.addEventListener("visibilitychange", onVisible);
     return () => {
       if (timer) clearTimeout(timer);
+      document.removeEventListener("visibilitychange", onVisible);
       socket.disconnect();
     };
   }, [client]);
-  return { live, since };
+  return { live, since, asked };
 }
 
 /**
@@ -94,10 +119,13 @@ function useOverviewActivity(range: OverviewWindow): { live: boolean; since: Rea
  */
 export function AdminOverview() {
   const [range, setRange] = useState<OverviewWindow>("1h");
-  const { live, since } = useOverviewActivity(range);
+  const { live, since, asked } = useOverviewActivity(range);
   const overview = useQuery({
     queryKey: ["admin", "overview", range],
-    queryFn: () => adminApi<Overview>(`/overview?window=${range}${since.current ? `&since=${encodeURIComponent(since.current)}` : ""}`),
+    queryFn: () => {
+      asked.current = since.current;
+      return adminApi<Overview>(`/overview?window=${range}${since.current ? `&since=${encodeURIComponent(since.current)}` : ""}`);
+    },
     refetchInterval: live ? OVERVIEW_LIVE_POLL_MS : OVERVIEW_WINDOWS[range].refreshMs,
     placeholderData: keepPreviousData,
   });
