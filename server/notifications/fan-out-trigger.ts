@@ -112,11 +112,11 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
   inserted += await runChunks(trigger, renderer, chunkSize, inboxByRead, sliced);
   if (sliced) {
     if (options.helper !== undefined) {
-      await completeSlicedTrigger(trigger.id);
+      await completeSlicedTrigger(trigger);
       return { inserted, status: "completed" };
     }
     for (;;) {
-      if (await completeSlicedTrigger(trigger.id)) break;
+      if (await completeSlicedTrigger(trigger)) break;
       const { rows } = await pool.query<{ status: string }>("SELECT status FROM triggers WHERE id = $1", [trigger.id]);
       if (rows[0]?.status !== "processing" && rows[0]?.status !== "accepted") break;
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -161,7 +161,8 @@ async function runChunks(trigger: TriggerRow, renderer: Renderer, chunkSize: num
     const chunk = await retryOnConflict(() => fanOutNextChunk(trigger, renderer, chunkSize, inboxByRead, sliced));
     inserted += chunk.rows.length;
     await publishing;
-    publishing = publishChunk(renderer.shared, chunk.rows);
+    const part = chunk.part;
+    publishing = publishChunk(renderer.shared, chunk.rows).then(() => (part ? markCached(trigger.id, part) : undefined));
     // Email and SMS go to their workers; if this fails, the relay finds them still queued.
     if (chunk.toSend && chunk.toSend.length > 0) {
       await enqueueDeliveries(chunk.toSend).catch((error: unknown) => logger.warn({ err: error, triggerId: trigger.id }, "deliveries not queued; the relay will"));
@@ -170,6 +171,17 @@ async function runChunks(trigger: TriggerRow, renderer: Renderer, chunkSize: num
   }
   await publishing;
   return inserted;
+}
+
+/**
+ * Records that a slice's counts are cached up to the chunk's end, when they were up to its start
+ * (so a gap another run left stays visible until completeSlicedTrigger closes it). Best effort: a
+ * failure only means caching those counts again at completion.
+ */
+async function markCached(triggerId: string, part: SlicePart): Promise<void> {
+  await pool
+    .query("UPDATE fanout_ranges SET cached_upto = $4 WHERE trigger_id = $1 AND idx = $2 AND coalesce(cached_upto, after) = $3", [triggerId, part.idx, part.from, part.to])
+    .catch((error: unknown) => logger.warn({ err: error, triggerId }, "slice caching not recorded; completion caches it again"));
 }
 
 /** Whether the trigger's fan-out is cut into slices: a topic bigger than one slice. */
@@ -207,7 +219,24 @@ async function ensureSlices(trigger: TriggerRow): Promise<void> {
 }
 
 /** Completes a sliced trigger once every slice is done (any job may; the first one that sees it does). */
-async function completeSlicedTrigger(triggerId: string): Promise<boolean> {
+async function completeSlicedTrigger(trigger: TriggerRow): Promise<boolean> {
+  const triggerId = trigger.id;
+  // Once every slice is done, and before the trigger says so: the counts of the users of any part
+  // whose caching was not recorded (a worker died between its commit and its cache write, or is
+  // caching still), read again from PostgreSQL and cached (never over newer counts).
+  const { rows: gaps } = await pool.query<{ id: string; last_seq: number; unread_count: number; unseen_count: number }>(
+    `SELECT u.id, u.last_seq, u.unread_count, u.unseen_count FROM fanout_ranges r
+       CROSS JOIN LATERAL (SELECT s.user_id FROM topic_subscriptions s
+                            WHERE s.topic_key = $2 AND s.user_id > coalesce(r.cached_upto, r.after) AND s.user_id <= r.cursor) s
+       JOIN users u ON u.id = s.user_id
+      WHERE r.trigger_id = $1 AND r.cursor IS NOT NULL AND r.cursor <> coalesce(r.cached_upto, r.after)
+        AND NOT EXISTS (SELECT 1 FROM fanout_ranges x WHERE x.trigger_id = $1 AND x.done_at IS NULL)`,
+    [triggerId, trigger.topic_key],
+  );
+  if (gaps.length > 0) {
+    await cacheCounts(gaps.map((r) => ({ userId: r.id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.last_seq } })));
+    logger.info({ triggerId, users: gaps.length }, "fan-out counts cached again for parts whose caching was not recorded");
+  }
   const { rows } = await pool.query<{ id: string }>(
     `WITH finished AS (
        UPDATE triggers SET status = 'completed', completed_at = now(),
@@ -356,7 +385,9 @@ async function fanOutNextChunk(
   }
 }
 
-type Stored = { rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[]; claimed?: boolean };
+/** The part of a slice a chunk covered, from the cursor it started at to the one it committed. */
+type SlicePart = { idx: number; from: string; to: string };
+type Stored = { rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[]; claimed?: boolean; part?: SlicePart };
 
 /**
  * Steps 3 and 4 of a chunk (see fanOutNextChunk). `oneShot`: the whole fan-out of a small trigger as
@@ -621,6 +652,7 @@ ${
       isLast: slice ? false : isLast,
       toSend,
       claimed,
+      ...(slice ? { part: { idx: slice.idx, from: cursor ?? slice.after, to: nextCursor ?? cursor ?? slice.after } } : {}),
     };
   }
 }
@@ -735,7 +767,7 @@ async function fanOutInAppChunk(
   chunkSize: number,
   slice: Slice | null,
   cursor: string | null,
-): Promise<{ rows: InsertedRow[]; isLast: boolean }> {
+): Promise<Stored> {
   // One text per locale variant of the type (exact tag, then its language), the default first.
   const variants = trigger.title === null ? Object.keys(trigger.locales) : [];
   const texts = await Promise.all([renderer.text(RENDER_AS(null)), ...variants.map((locale) => renderer.text(RENDER_AS(locale)))]);
@@ -830,6 +862,7 @@ async function fanOutInAppChunk(
     rows: stored.map((r) => ({ id: r.id!, user_id: r.user_id, seq: r.seq, unread_count: r.unread_count, unseen_count: r.unseen_count, text: texts[r.idx - 1]! })),
     // A sliced chunk never ends the caller's loop: the next one looks for another free slice.
     isLast: slice ? false : isLast,
+    ...(slice ? { part: { idx: slice.idx, from: cursor ?? slice.after, to: stats!.user_id ?? cursor ?? slice.after } } : {}),
   };
 }
 

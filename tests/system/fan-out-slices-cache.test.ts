@@ -1,0 +1,86 @@
+// A sliced fan-out records how far each slice's counts are cached (fanout_ranges.cached_upto), and
+// the trigger's completion caches again the counts of any part whose caching was not recorded: a
+// worker that died between a chunk's commit and its cache write, whatever other runs did to that
+// slice afterwards. The fan-out worker's code runs in this process (no fan-out worker processes), on
+// a topic of 600 in slices of 200 and chunks of 100.
+import pg from "pg";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { serviceClient, uniqueId } from "./client";
+import { startSystem, type System } from "./start-system";
+import { decodeCounts, encodeCounts } from "@/server/notifications/counts-format";
+
+let system: System;
+let db: pg.Pool;
+let redis: Redis;
+let service: ReturnType<typeof serviceClient>;
+let fanOutTrigger: typeof import("@/server/notifications/fan-out-trigger").fanOutTrigger;
+let closeAll: () => Promise<void>;
+
+beforeAll(async () => {
+  system = await startSystem({ webNodes: 1, relays: 0, fanoutWorkers: 0 });
+  Object.assign(process.env, {
+    DATABASE_URL: system.databaseUrl,
+    REDIS_URL: system.redisUrl,
+    REDIS_PREFIX: system.redisPrefix,
+    AUTH_SECRET: system.authSecret,
+    SERVICE_API_KEY: system.serviceKey,
+    FANOUT_RANGE_SIZE: "200",
+    FANOUT_CHUNK_SIZE: "100",
+    FANOUT_HELPERS: "0",
+  });
+  ({ fanOutTrigger } = await import("@/server/notifications/fan-out-trigger"));
+  const { closeDb } = await import("@/server/db");
+  const { closeRedis } = await import("@/server/redis");
+  const { closePublisher } = await import("@/server/realtime/publish");
+  closeAll = async () => void (await Promise.allSettled([closeDb(), closeRedis(), closePublisher()]));
+  db = new pg.Pool({ connectionString: system.databaseUrl, max: 2 });
+  redis = new Redis(system.redisUrl);
+  service = serviceClient(system.webUrls[0]!, system.serviceKey);
+});
+
+afterAll(async () => {
+  await closeAll?.();
+  redis?.disconnect();
+  await db?.end();
+  await system?.stop();
+});
+
+const countsKey = (user: string) => `${system.redisPrefix}:unread:{${user}}`;
+const cachedCounts = async (users: string[]) => (await redis.mget(...users.map(countsKey))).map((v) => decodeCounts(v)?.count ?? null);
+
+it("records each slice's cached part, and completion caches again exactly the part a dead worker left uncached", async () => {
+  const topic = uniqueId("cached");
+  const users = Array.from({ length: 600 }, (_, i) => `${topic}-u${String(i).padStart(4, "0")}`);
+  expect((await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: users })).status).toBe(200);
+  const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" }, channels: ["in_app"], broadcastThreshold: 1_000_000 });
+  expect(reply.status).toBe(202);
+  const triggerId = reply.body.id as string;
+  expect(await fanOutTrigger(triggerId)).toEqual({ inserted: 600, status: "completed" });
+
+  // A run that lived: every slice cached up to its cursor (the last slice, open-ended, is empty), every count in Redis.
+  const { rows: slices } = await db.query<{ idx: number; done: string; cached: string }>(
+    "SELECT idx, coalesce(cursor, after) AS done, coalesce(cached_upto, after) AS cached FROM fanout_ranges WHERE trigger_id = $1 ORDER BY idx",
+    [triggerId],
+  );
+  expect(slices.map((s) => s.done)).toEqual([users[199], users[399], users[599], users[599]]);
+  for (const slice of slices) expect(slice.cached).toBe(slice.done);
+  expect(new Set(await cachedCounts(users))).toEqual(new Set([1]));
+
+  // As if the worker of slice 1's second chunk (users 300..399) had died between its commit and its
+  // cache write, and another run had finished the slice: those users' cached counts are stale, the
+  // slice's caching is recorded up to its first chunk only, and the trigger is not completed yet.
+  const stale = users.slice(300, 400);
+  await redis.mset(...stale.flatMap((u) => [countsKey(u), encodeCounts({ seq: 0, count: 0, unseen: 0 })]));
+  await db.query("UPDATE fanout_ranges SET cached_upto = $3 WHERE trigger_id = $1 AND idx = $2", [triggerId, 1, users[299]]);
+  await db.query("UPDATE triggers SET status = 'processing', completed_at = NULL WHERE id = $1", [triggerId]);
+  // Users of slice 2 are made stale too, while its caching stays recorded: not touched (nothing is
+  // cached again blindly).
+  await redis.set(countsKey(users[450]!), encodeCounts({ seq: 0, count: 0, unseen: 0 }));
+
+  // A helper job finds every slice done and completes the trigger.
+  expect(await fanOutTrigger(triggerId, { helper: 0 })).toEqual({ inserted: 0, status: "completed" });
+  expect((await db.query("SELECT status FROM triggers WHERE id = $1", [triggerId])).rows[0].status).toBe("completed");
+  expect(new Set(await cachedCounts(stale))).toEqual(new Set([1]));
+  expect(await cachedCounts([users[299]!, users[450]!])).toEqual([1, 0]);
+});
