@@ -20,7 +20,9 @@ const worker = new Worker<FanoutJob>(
     const { triggerId, helper } = fanoutJobSchema.parse(job.data);
     const log = logger.child({ triggerId, job: job.id });
     log.debug({ helper, attempt: job.attemptsMade + 1 }, "fan-out job started");
-    return fanOutTrigger(triggerId, { helper });
+    // Run before (a failed attempt, or a worker that died holding it).
+    const resumed = job.attemptsMade > 0 || job.stalledCounter > 0;
+    return fanOutTrigger(triggerId, { helper, resumed });
   },
   {
     connection: createWorkerRedis(),

@@ -71,11 +71,15 @@ export type FanOutResult = { inserted: number; status: "completed" | "skipped" }
  * chunk commits its notifications, decisions, seqs, counters and cursor together, so a crash
  * anywhere resumes at the committed cursor without duplicates.
  */
-export async function fanOutTrigger(triggerId: string, options: { chunkSize?: number; helper?: number } = {}): Promise<FanOutResult> {
+export async function fanOutTrigger(triggerId: string, options: { chunkSize?: number; helper?: number; resumed?: boolean } = {}): Promise<FanOutResult> {
   const chunkSize = options.chunkSize ?? env.FANOUT_CHUNK_SIZE;
   const trigger = await loadTrigger(triggerId);
   if (!trigger || trigger.status === "completed" || trigger.status === "cancelled" || trigger.status === "failed") {
     await pool.query("UPDATE outbox SET done_at = coalesce(done_at, now()) WHERE trigger_id = $1", [triggerId]);
+    // A job run again (its worker died or it failed) that finds its trigger completed: the run that
+    // completed it may have died between the last commit and its cache write. (A sliced trigger's
+    // completion caches every gap itself.)
+    if (options.resumed && options.helper === undefined && trigger?.status === "completed" && !trigger.has_slices) await recacheLastChunk(trigger, chunkSize);
     return { inserted: 0, status: "skipped" };
   }
   const renderer = inboxRenderer(trigger);

@@ -112,6 +112,24 @@ describe("a small trigger's one-statement fan-out", () => {
     expect(await stored(trigger.id)).toMatchObject({ notifications: 3, status: "completed", fanout_count: 3, outbox_done: true });
   });
 
+  it("caches the counts again when a job run again finds its trigger completed (its worker may have died before caching)", async () => {
+    const trigger = await smallTrigger();
+    expect((await fanOutTrigger(trigger.id)).inserted).toBe(3);
+    const recipients = [...trigger.known, trigger.unknown];
+    const { encodeCounts, decodeCounts } = await import("@/server/notifications/counts-format");
+    const { countsKey } = await import("@/server/notifications/unread-counts");
+    const { getRedis } = await import("@/server/redis");
+    const stale = encodeCounts({ seq: 0, count: 0, unseen: 0 });
+    const cached = async () => (await getRedis().mget(...recipients.map(countsKey))).map((v) => decodeCounts(v)?.count);
+    expect(await cached()).toEqual([1, 1, 1]);
+    await getRedis().mset(...recipients.flatMap((u) => [countsKey(u), stale]));
+    // A first run finds nothing to do and leaves the cache alone; a job run again repairs it.
+    expect(await fanOutTrigger(trigger.id)).toEqual({ inserted: 0, status: "skipped" });
+    expect(await cached()).toEqual([0, 0, 0]);
+    expect(await fanOutTrigger(trigger.id, { resumed: true })).toEqual({ inserted: 0, status: "skipped" });
+    expect(await cached()).toEqual([1, 1, 1]);
+  });
+
   it("runs on connections that plan generically and never scan sequentially", async () => {
     const { rows } = await keyedPool().query<{ plan: string; seqscan: string }>("SELECT current_setting('plan_cache_mode') AS plan, current_setting('enable_seqscan') AS seqscan");
     expect(rows[0]).toEqual({ plan: "force_generic_plan", seqscan: "off" });
