@@ -990,7 +990,8 @@ async function recacheSlices(trigger: TriggerRow, chunkSize: number): Promise<vo
 }
 
 async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
-  const { rows } = await pool.query<TriggerRow>(prepared(
+  // Keyed: found by its key, with a small page at most, planned once per connection.
+  const { rows } = await keyedPool().query<TriggerRow>(prepared(
     `SELECT t.id, t.type, t.recipient_ids, t.topic_key, t.recipients, t.broadcast_threshold, t.actor, t.target, t.data, t.title, t.body, t.actions, t.priority, t.channels,
             t.expires_at, t.status, t.created_at,
             coalesce(nt.category, 'system') AS category, coalesce(nt.opt_out, true) AS opt_out,
