@@ -43,13 +43,14 @@ const globalForKeyed = globalThis as typeof globalThis & { __notifyKeyedPool?: p
 export function keyedPool(): pg.Pool {
   if (!env.DB_PREPARED_STATEMENTS) return pool;
   if (!globalForKeyed.__notifyKeyedPool) {
-    const keyed = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.DB_POOL_SIZE, application_name: process.env.NOTIFY_SERVICE ?? "notify" });
-    keyed.on("error", (error) => console.error(`postgres pool: ${error.message}`));
-    // Queued ahead of any statement of the new connection. Should it fail, the connection runs with
-    // the defaults: slower plans, the same results.
-    keyed.on("connect", (client) => {
-      client.query("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off").catch((error: Error) => console.error(`postgres keyed pool: ${error.message}`));
+    const keyed = new pg.Pool({
+      connectionString: env.DATABASE_URL,
+      max: env.DB_POOL_SIZE,
+      application_name: process.env.NOTIFY_SERVICE ?? "notify",
+      // Awaited before the connection is handed out; if it fails, the connection is dropped.
+      onConnect: async (client) => void (await client.query("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off")),
     });
+    keyed.on("error", (error) => console.error(`postgres pool: ${error.message}`));
     globalForKeyed.__notifyKeyedPool = keyed;
   }
   return globalForKeyed.__notifyKeyedPool;

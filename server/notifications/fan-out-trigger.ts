@@ -166,7 +166,7 @@ async function runChunks(trigger: TriggerRow, renderer: Renderer, chunkSize: num
     inserted += chunk.rows.length;
     await publishing;
     const part = chunk.part;
-    publishing = publishChunk(renderer.shared, chunk.rows).then(() => (part ? markCached(trigger.id, part) : undefined));
+    publishing = publishChunk(renderer.shared, chunk.rows).then((cached) => (part && cached ? markCached(trigger.id, part) : undefined));
     // Email and SMS go to their workers; if this fails, the relay finds them still queued.
     if (chunk.toSend && chunk.toSend.length > 0) {
       await enqueueDeliveries(chunk.toSend).catch((error: unknown) => logger.warn({ err: error, triggerId: trigger.id }, "deliveries not queued; the relay will"));
@@ -222,25 +222,40 @@ async function ensureSlices(trigger: TriggerRow): Promise<void> {
   });
 }
 
+/**
+ * Once every slice is done, and before the trigger says so: the counts of the users of any part
+ * whose caching was not recorded (a worker died between its commit and its cache write, a cache
+ * write failed, a mark came after a later chunk's), read again from PostgreSQL and cached (never over
+ * newer counts); then recorded, so the next job to get here does not do it again.
+ */
+async function cacheGaps(trigger: TriggerRow): Promise<void> {
+  const { rows: gaps } = await pool.query<{ idx: number; from: string; to: string }>(
+    `SELECT r.idx, coalesce(r.cached_upto, r.after) AS from, r.cursor AS to FROM fanout_ranges r
+      WHERE r.trigger_id = $1 AND r.cursor IS NOT NULL AND r.cursor <> coalesce(r.cached_upto, r.after)
+        AND NOT EXISTS (SELECT 1 FROM fanout_ranges x WHERE x.trigger_id = $1 AND x.done_at IS NULL)
+        AND EXISTS (SELECT 1 FROM triggers t WHERE t.id = $1 AND t.status IN ('accepted', 'processing'))`,
+    [trigger.id],
+  );
+  if (gaps.length === 0) return;
+  const { rows } = await pool.query<{ id: string; last_seq: number; unread_count: number; unseen_count: number }>(
+    `SELECT u.id, u.last_seq, u.unread_count, u.unseen_count FROM unnest($2::text[], $3::text[]) AS g(after, upto)
+       CROSS JOIN LATERAL (SELECT s.user_id FROM topic_subscriptions s WHERE s.topic_key = $1 AND s.user_id > g.after AND s.user_id <= g.upto) s
+       JOIN users u ON u.id = s.user_id`,
+    [trigger.topic_key, gaps.map((g) => g.from), gaps.map((g) => g.to)],
+  );
+  if (!(await cacheCounts(rows.map((r) => ({ userId: r.id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.last_seq } }))))) return;
+  await pool.query(
+    `UPDATE fanout_ranges r SET cached_upto = g.upto FROM unnest($2::int[], $3::text[], $4::text[]) AS g(idx, after, upto)
+      WHERE r.trigger_id = $1 AND r.idx = g.idx AND coalesce(r.cached_upto, r.after) = g.after`,
+    [trigger.id, gaps.map((g) => g.idx), gaps.map((g) => g.from), gaps.map((g) => g.to)],
+  );
+  logger.info({ triggerId: trigger.id, users: rows.length, slices: gaps.length }, "fan-out counts cached again for parts whose caching was not recorded");
+}
+
 /** Completes a sliced trigger once every slice is done (any job may; the first one that sees it does). */
 async function completeSlicedTrigger(trigger: TriggerRow): Promise<boolean> {
   const triggerId = trigger.id;
-  // Once every slice is done, and before the trigger says so: the counts of the users of any part
-  // whose caching was not recorded (a worker died between its commit and its cache write, or is
-  // caching still), read again from PostgreSQL and cached (never over newer counts).
-  const { rows: gaps } = await pool.query<{ id: string; last_seq: number; unread_count: number; unseen_count: number }>(
-    `SELECT u.id, u.last_seq, u.unread_count, u.unseen_count FROM fanout_ranges r
-       CROSS JOIN LATERAL (SELECT s.user_id FROM topic_subscriptions s
-                            WHERE s.topic_key = $2 AND s.user_id > coalesce(r.cached_upto, r.after) AND s.user_id <= r.cursor) s
-       JOIN users u ON u.id = s.user_id
-      WHERE r.trigger_id = $1 AND r.cursor IS NOT NULL AND r.cursor <> coalesce(r.cached_upto, r.after)
-        AND NOT EXISTS (SELECT 1 FROM fanout_ranges x WHERE x.trigger_id = $1 AND x.done_at IS NULL)`,
-    [triggerId, trigger.topic_key],
-  );
-  if (gaps.length > 0) {
-    await cacheCounts(gaps.map((r) => ({ userId: r.id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.last_seq } })));
-    logger.info({ triggerId, users: gaps.length }, "fan-out counts cached again for parts whose caching was not recorded");
-  }
+  await cacheGaps(trigger);
   const { rows } = await pool.query<{ id: string }>(
     `WITH finished AS (
        UPDATE triggers SET status = 'completed', completed_at = now(),
@@ -1046,9 +1061,12 @@ async function broadcast(trigger: TriggerRow, renderer: Renderer): Promise<numbe
   });
 }
 
-/** After commit: cache the new counts, and publish to the devices of the recipients who are online. */
-async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<void> {
-  if (rows.length === 0) return;
+/**
+ * After commit: cache the new counts, and publish to the devices of the recipients who are online.
+ * Answers whether every count was cached.
+ */
+async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<boolean> {
+  if (rows.length === 0) return true;
   signalAdminActivity();
   const updated = rows.filter((r) => r.group).length;
   countMetric("notify_notifications_created_total", {}, rows.length - updated);
@@ -1056,7 +1074,7 @@ async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<void> 
   const acceptedAt = Date.parse(shared.createdAt);
   observeMetric("notify_trigger_to_stored_seconds", {}, (Date.now() - acceptedAt) / 1000, rows.length);
   // Both at once: one round trip to Redis instead of two in a row.
-  const [, onlineIds] = await Promise.all([
+  const [cached, onlineIds] = await Promise.all([
     cacheCounts(rows.map((r) => ({ userId: r.user_id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.seq } }))),
     filterOnline(rows.map((r) => r.user_id)),
   ]);
@@ -1084,4 +1102,5 @@ async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<void> 
     published++;
   }
   observeMetric("notify_trigger_to_socket_seconds", {}, (Date.now() - acceptedAt) / 1000, published);
+  return cached;
 }

@@ -50,8 +50,11 @@ export function countsKey(userId: string): string {
   return redisKey("unread", slotTag(userId));
 }
 
-/** Caches counts for many users in a few commands. Failures are ignored: the cache rebuilds itself. */
-export async function cacheCounts(entries: { userId: string; counts: CountsAtSeq }[], redis: RedisClient = getRedis()): Promise<void> {
+/**
+ * Caches counts for many users in a few commands, each unless newer ones are cached. Failures are not
+ * thrown (the cache rebuilds itself); the answer says whether every write went through.
+ */
+export async function cacheCounts(entries: { userId: string; counts: CountsAtSeq }[], redis: RedisClient = getRedis()): Promise<boolean> {
   const command = withCountsCommand(redis);
   const keys = entries.map((e) => countsKey(e.userId));
   const calls: Promise<number>[] = [];
@@ -71,7 +74,7 @@ export async function cacheCounts(entries: { userId: string; counts: CountsAtSeq
       calls.push(command.setCountsIfNewer(n, ...args));
     }
   }
-  await Promise.allSettled(calls);
+  return (await Promise.allSettled(calls)).every((c) => c.status === "fulfilled");
 }
 
 export async function getUnreadCount(userId: string, redis: RedisClient = getRedis()): Promise<UnreadCount> {

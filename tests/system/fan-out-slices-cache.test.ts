@@ -83,4 +83,7 @@ it("records each slice's cached part, and completion caches again exactly the pa
   expect((await db.query("SELECT status FROM triggers WHERE id = $1", [triggerId])).rows[0].status).toBe("completed");
   expect(new Set(await cachedCounts(stale))).toEqual(new Set([1]));
   expect(await cachedCounts([users[299]!, users[450]!])).toEqual([1, 0]);
+  // The gap is recorded as cached now: a later job reaching completion does not cache it again.
+  const { rows: after } = await db.query("SELECT coalesce(cached_upto, after) = cursor AS cached FROM fanout_ranges WHERE trigger_id = $1 AND idx = 1", [triggerId]);
+  expect(after[0].cached).toBe(true);
 });
