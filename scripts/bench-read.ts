@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { Redis } from "ioredis";
 import { signTestToken } from "../tests/system/client";
-import { startSystem } from "../tests/system/start-system";
+import { startSystem, useSystemInProcess } from "../tests/system/start-system";
 
 const { values } = parseArgs({
   options: {
@@ -114,17 +114,12 @@ try {
   line("unread count (counts cache)", await run(cachedUrl, "/api/notifications/unread-count", REQUESTS, pick));
 
   // The data layer alone, in this process.
-  process.env.DATABASE_URL = system.databaseUrl;
-  process.env.REDIS_URL = system.redisUrl;
-  process.env.REDIS_PREFIX = system.redisPrefix;
-  process.env.AUTH_SECRET = system.authSecret;
-  process.env.SERVICE_API_KEY = system.serviceKey;
+  const closeServerModules = useSystemInProcess(system);
   const { readHotCache } = await import("../server/notifications/hot-cache");
   const { listStatement, unreadCountStatement } = await import("../server/notifications/inbox-statements");
   const { countsKey } = await import("../server/notifications/unread-counts");
   const { pool } = await import("../server/db");
-  const { getRedis, closeRedis } = await import("../server/redis");
-  const { closeDb } = await import("../server/db");
+  const { getRedis } = await import("../server/redis");
   const redis = getRedis();
   const timeEach = async (n: number, fn: (user: string) => Promise<unknown>) => {
     const samples: number[] = [];
@@ -146,8 +141,7 @@ try {
   console.log(`hot cache hits in that run: ${hits} of ${REQUESTS}`);
   const memory = await new Redis(system.redisUrl).memory("USAGE", `${system.redisPrefix}:inbox:{${userId(0)}}`);
   console.log(`Redis memory of one user's cached 100: ${((memory ?? 0) / 1024).toFixed(1)} KiB`);
-  await closeRedis();
-  await closeDb();
+  await closeServerModules();
 } finally {
   await db.end();
   await system.stop();

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { serviceClient } from "../tests/system/client";
-import { startSystem } from "../tests/system/start-system";
+import { startSystem, useSystemInProcess } from "../tests/system/start-system";
 import { cpuMs } from "./cpu-usage";
 
 const { values } = parseArgs({
@@ -45,17 +45,8 @@ if (!values.child) {
 }
 
 const system = await startSystem({ webNodes: 1, relays: 0, fanoutWorkers: 0, env: { LOG_LEVEL: "error" } });
-Object.assign(process.env, {
-  DATABASE_URL: system.databaseUrl,
-  REDIS_URL: system.redisUrl,
-  REDIS_PREFIX: system.redisPrefix,
-  AUTH_SECRET: system.authSecret,
-  SERVICE_API_KEY: system.serviceKey,
-});
+const closeServerModules = useSystemInProcess(system);
 const { fanOutTrigger } = await import("../server/notifications/fan-out-trigger");
-const { closeDb } = await import("../server/db");
-const { closeRedis } = await import("../server/redis");
-const { closePublisher } = await import("../server/realtime/publish");
 const db = new pg.Pool({ connectionString: system.databaseUrl, max: 1 });
 try {
   const service = serviceClient(system.webUrls[0]!, system.serviceKey);
@@ -82,7 +73,7 @@ try {
   const each = (ms: number) => (ms / TRIGGERS).toFixed(3);
   console.log(`RESULT wall ${each(wall)} ms, this process ${each((cpu.user + cpu.system) / 1000)} ms, PostgreSQL ${each(pgMs)} ms per trigger`);
 } finally {
-  await Promise.allSettled([closeDb(), closeRedis(), closePublisher()]);
+  await closeServerModules();
   await db.end();
   await system.stop();
 }

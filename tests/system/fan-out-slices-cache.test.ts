@@ -7,7 +7,7 @@ import pg from "pg";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { serviceClient, uniqueId } from "./client";
-import { startSystem, type System } from "./start-system";
+import { startSystem, useSystemInProcess, type System } from "./start-system";
 import { decodeCounts, encodeCounts } from "@/server/notifications/counts-format";
 
 let system: System;
@@ -19,21 +19,8 @@ let closeAll: () => Promise<void>;
 
 beforeAll(async () => {
   system = await startSystem({ webNodes: 1, relays: 0, fanoutWorkers: 0 });
-  Object.assign(process.env, {
-    DATABASE_URL: system.databaseUrl,
-    REDIS_URL: system.redisUrl,
-    REDIS_PREFIX: system.redisPrefix,
-    AUTH_SECRET: system.authSecret,
-    SERVICE_API_KEY: system.serviceKey,
-    FANOUT_RANGE_SIZE: "200",
-    FANOUT_CHUNK_SIZE: "100",
-    FANOUT_HELPERS: "0",
-  });
+  closeAll = useSystemInProcess(system, { FANOUT_RANGE_SIZE: "200", FANOUT_CHUNK_SIZE: "100", FANOUT_HELPERS: "0" });
   ({ fanOutTrigger } = await import("@/server/notifications/fan-out-trigger"));
-  const { closeDb } = await import("@/server/db");
-  const { closeRedis } = await import("@/server/redis");
-  const { closePublisher } = await import("@/server/realtime/publish");
-  closeAll = async () => void (await Promise.allSettled([closeDb(), closeRedis(), closePublisher()]));
   db = new pg.Pool({ connectionString: system.databaseUrl, max: 2 });
   redis = new Redis(system.redisUrl);
   service = serviceClient(system.webUrls[0]!, system.serviceKey);

@@ -6,7 +6,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, serviceClient, uniqueId } from "./client";
-import { startSystem, type System } from "./start-system";
+import { startSystem, useSystemInProcess, type System } from "./start-system";
 
 let system: System;
 let db: pg.Pool;
@@ -17,19 +17,9 @@ let closeAll: () => Promise<void>;
 
 beforeAll(async () => {
   system = await startSystem({ webNodes: 1, relays: 0, fanoutWorkers: 0 });
-  Object.assign(process.env, {
-    DATABASE_URL: system.databaseUrl,
-    REDIS_URL: system.redisUrl,
-    REDIS_PREFIX: system.redisPrefix,
-    AUTH_SECRET: system.authSecret,
-    SERVICE_API_KEY: system.serviceKey,
-  });
+  closeAll = useSystemInProcess(system);
   ({ fanOutTrigger } = await import("@/server/notifications/fan-out-trigger"));
-  const { closeDb } = await import("@/server/db");
   ({ keyedPool } = await import("@/server/db"));
-  const { closeRedis } = await import("@/server/redis");
-  const { closePublisher } = await import("@/server/realtime/publish");
-  closeAll = async () => void (await Promise.allSettled([closeDb(), closeRedis(), closePublisher()]));
   db = new pg.Pool({ connectionString: system.databaseUrl, max: 4 });
   service = serviceClient(system.webUrls[0]!, system.serviceKey);
 });

@@ -193,3 +193,23 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     },
   };
 }
+
+/**
+ * Points this process's own server modules at a running system (the code of a worker called in the
+ * test or bench itself). Call before the first import of any server module: their settings are read
+ * once. Answers a function that closes the connections those modules opened.
+ */
+export function useSystemInProcess(system: SystemInfo, env: Record<string, string> = {}): () => Promise<void> {
+  Object.assign(process.env, {
+    DATABASE_URL: system.databaseUrl,
+    REDIS_URL: system.redisUrl,
+    REDIS_PREFIX: system.redisPrefix,
+    AUTH_SECRET: system.authSecret,
+    SERVICE_API_KEY: system.serviceKey,
+    ...env,
+  });
+  return async () => {
+    const [{ closeDb }, { closeRedis }, { closePublisher }] = await Promise.all([import("@/server/db"), import("@/server/redis"), import("@/server/realtime/publish")]);
+    await Promise.allSettled([closeDb(), closeRedis(), closePublisher()]);
+  };
+}
