@@ -75,7 +75,7 @@ export async function fanOutTrigger(triggerId: string, options: { chunkSize?: nu
   const chunkSize = options.chunkSize ?? env.FANOUT_CHUNK_SIZE;
   const trigger = await loadTrigger(triggerId);
   if (!trigger || trigger.status === "completed" || trigger.status === "cancelled" || trigger.status === "failed") {
-    await pool.query("UPDATE outbox SET done_at = coalesce(done_at, now()) WHERE trigger_id = $1", [triggerId]);
+    await pool.query("UPDATE outbox SET done_at = now() WHERE trigger_id = $1 AND done_at IS NULL", [triggerId]);
     // A job run again (its worker died or it failed) that finds its trigger completed: the run that
     // completed it may have died between the last commit and its cache write. (A sliced trigger's
     // completion caches every gap itself.)
@@ -522,8 +522,11 @@ async function storeChunk(
          -- heap order through a bitmap scan, and deadlock with another chunk).
          INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
          -- Only who takes a seq, and unknown recipients (created): nobody else's row is rewritten.
-         SELECT id, seq_inc, unread_inc, unseen_inc FROM page
-          WHERE (seq_inc > 0 OR NOT EXISTS (SELECT 1 FROM users x WHERE x.id = page.id))${ifClaimed} ORDER BY id
+         -- A join, not NOT EXISTS: in a generic plan made while the users table was small, the
+         -- latter became a hashed subplan reading every user, for every trigger, for as long as
+         -- the connection kept that plan. The join probes the users' index once per recipient.
+         SELECT page.id, seq_inc, unread_inc, unseen_inc FROM page LEFT JOIN users x ON x.id = page.id
+          WHERE (seq_inc > 0 OR x.id IS NULL)${ifClaimed} ORDER BY page.id
          ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + excluded.last_seq, unread_count = u.unread_count + excluded.unread_count,
                                         unseen_count = u.unseen_count + excluded.unseen_count
          RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
@@ -696,7 +699,7 @@ async function begin(client: Sql, trigger: TriggerRow): Promise<void> {
 
 /** The trigger is done (completed or cancelled meanwhile): so is its outbox row. Ends the transaction. */
 async function claimedNothing(client: Sql, trigger: TriggerRow): Promise<null> {
-  await client.query("UPDATE outbox SET done_at = coalesce(done_at, now()) WHERE trigger_id = $1", [trigger.id]);
+  await client.query("UPDATE outbox SET done_at = now() WHERE trigger_id = $1 AND done_at IS NULL", [trigger.id]);
   await client.query("COMMIT");
   return null;
 }
