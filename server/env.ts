@@ -51,7 +51,10 @@ const envSchema = z
     /** When set, GET /metrics needs "Authorization: Bearer <this>"; unset, it is open (keep it on an internal network). */
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     FANOUT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
-    FANOUT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /** Fan-out jobs a worker process runs at once (small triggers, one statement each, use any of them). */
+    FANOUT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(16),
+    /** Of those, how many may work chunk by chunk at once: each may hold two connections of the pool. */
+    FANOUT_CHUNKED_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     /** A fresh trigger of up to this many explicit recipients fans out in one statement (0: never). Generic plans: at most 64. */
     FANOUT_ONE_STATEMENT_MAX: z.coerce.number().int().min(0).max(64).default(64),
     /** A topic fan-out above this many recipients is cut into slices of this size that every fan-out worker shares. */

@@ -71,23 +71,90 @@ export type FanOutResult = { inserted: number; status: "completed" | "skipped" }
  * chunk commits its notifications, decisions, seqs, counters and cursor together, so a crash
  * anywhere resumes at the committed cursor without duplicates.
  */
-export async function fanOutTrigger(triggerId: string, options: { chunkSize?: number; helper?: number; resumed?: boolean } = {}): Promise<FanOutResult> {
+export async function fanOutTrigger(triggerId: string, options: FanOutOptions = {}): Promise<FanOutResult> {
   const chunkSize = options.chunkSize ?? env.FANOUT_CHUNK_SIZE;
   const trigger = await loadTrigger(triggerId);
-  if (!trigger || trigger.status === "completed" || trigger.status === "cancelled" || trigger.status === "failed") {
-    await pool.query("UPDATE outbox SET done_at = now() WHERE trigger_id = $1 AND done_at IS NULL", [triggerId]);
-    // A job run again (its worker died or it failed) that finds its trigger completed: the run that
-    // completed it may have died between the last commit and its cache write. (A sliced trigger's
-    // completion caches every gap itself.)
-    if (options.resumed && options.helper === undefined && trigger?.status === "completed" && !trigger.has_slices) await recacheLastChunk(trigger, chunkSize);
-    return { inserted: 0, status: "skipped" };
-  }
-  const renderer = inboxRenderer(trigger);
+  if (!trigger || isFinished(trigger)) return skip(triggerId, trigger, options, chunkSize);
   if (options.helper === undefined && trigger.small_page && !trigger.aggregate && !trigger.batch && !trigger.limits) {
-    const done = await fanOutSmallTrigger(trigger, renderer, trigger.small_page, chunkSize);
+    const done = await fanOutSmallTrigger(trigger, inboxRenderer(trigger), trigger.small_page, chunkSize);
     // Not claimed: another run took it, or it was cancelled; the usual path finds out which.
     if (done) return done;
   }
+  const slot = await chunkedSlots().acquire();
+  try {
+    // It waited for a slot: the trigger may have moved on meanwhile (another run, a cancel).
+    const current = slot.waited ? await loadTrigger(triggerId) : trigger;
+    if (!current || isFinished(current)) return skip(triggerId, current, options, chunkSize);
+    return await fanOutInChunks(current, options, chunkSize);
+  } finally {
+    slot.release();
+  }
+}
+
+type FanOutOptions = { chunkSize?: number; helper?: number; resumed?: boolean };
+
+function isFinished(trigger: TriggerRow): boolean {
+  return trigger.status === "completed" || trigger.status === "cancelled" || trigger.status === "failed";
+}
+
+/** A trigger gone or finished: its outbox row is done (and a re-run job repairs the last cached counts). */
+async function skip(triggerId: string, trigger: TriggerRow | null, options: FanOutOptions, chunkSize: number): Promise<FanOutResult> {
+  await pool.query("UPDATE outbox SET done_at = now() WHERE trigger_id = $1 AND done_at IS NULL", [triggerId]);
+  // A job run again (its worker died or it failed) that finds its trigger completed: the run that
+  // completed it may have died between the last commit and its cache write. (A sliced trigger's
+  // completion caches every gap itself.)
+  if (options.resumed && options.helper === undefined && trigger?.status === "completed" && !trigger.has_slices) await recacheLastChunk(trigger, chunkSize);
+  return { inserted: 0, status: "skipped" };
+}
+
+/**
+ * The fan-outs of this process that work chunk by chunk (all but a small trigger's one statement)
+ * run at most FANOUT_CHUNKED_CONCURRENCY at once. Each may hold two connections of the pool (a
+ * slice's mark waits on a connection of its own), so together they stay within DB_POOL_SIZE and can
+ * never all wait for a connection another holds; the worker's other job slots keep small triggers,
+ * one connection at a time, flowing meanwhile. Waiters go first come, first served.
+ */
+function chunkedSlots() {
+  const state = (globalThis as typeof globalThis & { __notifyChunkedSlots?: ReturnType<typeof slots> }).__notifyChunkedSlots;
+  if (state) return state;
+  const created = slots(env.FANOUT_CHUNKED_CONCURRENCY);
+  (globalThis as typeof globalThis & { __notifyChunkedSlots?: ReturnType<typeof slots> }).__notifyChunkedSlots = created;
+  return created;
+}
+
+function slots(size: number) {
+  let free = size;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else free++;
+  };
+  return {
+    async acquire(): Promise<{ waited: boolean; release: () => void }> {
+      if (free > 0) {
+        free--;
+        return { waited: false, release: once(release) };
+      }
+      await new Promise<void>((resolve) => waiting.push(resolve));
+      return { waited: true, release: once(release) };
+    },
+  };
+}
+
+function once(run: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    run();
+  };
+}
+
+/** The fan-out of a trigger chunk by chunk, or of a helper's share of its slices. */
+async function fanOutInChunks(trigger: TriggerRow, options: FanOutOptions, chunkSize: number): Promise<FanOutResult> {
+  const triggerId = trigger.id;
+  const renderer = inboxRenderer(trigger);
   if (trigger.status === "processing" && options.helper === undefined) await (isSliced(trigger) ? recacheSlices(trigger, chunkSize) : recacheLastChunk(trigger, chunkSize));
   let inserted = 0;
   // A huge topic: the inbox notification is stored once and merged into each inbox when read.
