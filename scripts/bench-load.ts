@@ -1,7 +1,8 @@
 // npm run bench:load -- [--sockets 10000] [--rates 100,200,400,700,1000,1400] [--step-seconds 12]
 //                       [--web 1] [--fanout-workers 1] [--holders 2]
 // Starts the real system (web node(s), relay, fan-out worker, channel worker) on a fresh database,
-// connects N idle Socket.IO clients as N distinct users (real socket.io-client over WebSocket, held by
+// creates N users (PUT /api/v1/users/{id}, a name and no addresses) and connects N idle Socket.IO
+// clients as them (real socket.io-client over WebSocket, held by
 // `--holders` child processes, spread round-robin over the web nodes) and keeps them for the whole
 // run. Prints the web node's memory per 1,000 sockets, then steps the trigger rate (each trigger to one
 // online user chosen at random, POST /api/v1/notifications from a load generator process, open loop)
@@ -127,7 +128,7 @@ try {
   const prefix = "load-";
   console.log(`== load: ${fmt(socketCount)} idle sockets on ${webNodes} web node(s), ${values["fanout-workers"]} fan-out worker(s); ${holderCount} socket holder process(es) ==`);
 
-  // --- Users and their tokens, as a service obtains them -------------------------------------------
+  // --- Users and their tokens, as a service creates and obtains them -------------------------------------------
   let t = performance.now();
   const devices: { userId: string; token: string; url: string }[] = new Array(socketCount);
   let next = 0;
@@ -136,13 +137,17 @@ try {
       while (next < socketCount) {
         const i = next++;
         const url = system.webUrls[i % webNodes]!;
+        // Known users, as a product's are (a profile without addresses, so only the inbox and push
+        // route): the measured steps then store notifications, not the first row of each recipient.
+        const profile = await request(`${url}/api/v1/users/${prefix}${i}`, { method: "PUT", token: system.serviceKey, body: { name: `Load user ${i}` } });
+        if (profile.status !== 200) throw new Error(`user ${prefix}${i}: ${profile.status} ${JSON.stringify(profile.body)}`);
         const reply = await request<{ token: string }>(`${url}/api/v1/users/${prefix}${i}/token`, { method: "POST", token: system.serviceKey, body: {} });
         if (reply.status !== 200) throw new Error(`token for ${prefix}${i}: ${reply.status} ${JSON.stringify(reply.body)}`);
         devices[i] = { userId: `${prefix}${i}`, token: reply.body.token, url };
       }
     }),
   );
-  console.log(`(set-up: ${fmt(socketCount)} user tokens in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  console.log(`(set-up: ${fmt(socketCount)} users and their tokens in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
 
   for (let i = 0; i < holderCount; i++) children.push(await forkChild(`socket holder ${i}`, "scripts/bench-load/sockets.ts"));
   const generator = await forkChild("load generator", "scripts/bench-load/generator.ts");
