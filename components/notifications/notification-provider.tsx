@@ -149,6 +149,9 @@ export function NotificationProvider({ children, connection, navigate }: Provide
   // An event that arrives while the first page is still loading may or may not be in that page:
   // once the page says which seq it reflects, ask `changes` for anything after it.
   const missedWhileLoading = useRef(false);
+  // The oldest seq of a page (the history's) that loaded before the first page did: the inbox starts
+  // from there, so that what committed between the two reads reaches that page too.
+  const loadedBefore = useRef<number | null>(null);
   const toastedIds = useRef(new Set<string>());
   const navigateRef = useRef(navigate);
   navigateRef.current = navigate;
@@ -156,8 +159,12 @@ export function NotificationProvider({ children, connection, navigate }: Provide
   const [error, setError] = useState<string | null>(null);
   const [toasts, setToasts] = useState<InboxToast[]>([]);
 
-  // The first page tells which seq it reflects; live events start from there.
-  if (latest.data && lastSeq.current === null) lastSeq.current = latest.data.lastSeq;
+  // The first page tells which seq it reflects; live events start from there, or from an older page
+  // loaded before it (then what came between is asked of `changes` at once, below).
+  if (latest.data && lastSeq.current === null) {
+    lastSeq.current = Math.min(latest.data.lastSeq, loadedBefore.current ?? Infinity);
+    if (lastSeq.current < latest.data.lastSeq) missedWhileLoading.current = true;
+  }
 
   const catchUp = useCallback(async (): Promise<void> => {
     if (lastSeq.current === null) return;
@@ -217,8 +224,16 @@ export function NotificationProvider({ children, connection, navigate }: Provide
     return client.getQueryCache().subscribe((event) => {
       if (event.type !== "updated" || event.action.type !== "success" || event.action.manual) return;
       const [root, kind] = event.query.queryKey as readonly unknown[];
-      if (root !== "inbox" || lastSeq.current === null) return;
+      if (root !== "inbox") return;
       const data = event.action.data;
+      if (lastSeq.current === null) {
+        // Before the first page: a history page is remembered, to be reconciled from its seq.
+        if (kind === "history") {
+          const pages = (data as InfiniteData<InboxPage>).pages;
+          if (pages.length > 0) loadedBefore.current = Math.min(loadedBefore.current ?? Infinity, ...pages.map((p) => p.lastSeq));
+        }
+        return;
+      }
       if (kind === "count") {
         const seq = (data as UnreadCount).seq;
         const check = () => {
