@@ -163,6 +163,7 @@ export function NotificationProvider({ children, connection, navigate }: Provide
   // loaded before it (then what came between is asked of `changes` at once, below).
   if (latest.data && lastSeq.current === null) {
     lastSeq.current = Math.min(latest.data.lastSeq, loadedBefore.current ?? Infinity);
+    loadedBefore.current = null;
     if (lastSeq.current < latest.data.lastSeq) missedWhileLoading.current = true;
   }
 
@@ -190,6 +191,7 @@ export function NotificationProvider({ children, connection, navigate }: Provide
         if (caught instanceof InboxApiError && caught.status === 410) {
           // Too far behind: start over. Reset (not just invalidate) so the old page cannot set lastSeq.
           lastSeq.current = null;
+          loadedBefore.current = null;
           await client.resetQueries({ queryKey: inboxKeys.all });
         }
       } finally {
