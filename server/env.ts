@@ -127,6 +127,15 @@ const envSchema = z
     if (!env.AUTH_SECRET && env.NODE_ENV === "production" && !isBuilding) {
       ctx.addIssue({ code: "custom", path: ["AUTH_SECRET"], message: "is required in production (openssl rand -base64 48)" });
     }
+    // Each chunked fan-out may hold two connections: more of them than half the pool could all wait
+    // for a connection another one holds.
+    if (env.FANOUT_CHUNKED_CONCURRENCY * 2 > env.DB_POOL_SIZE) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["FANOUT_CHUNKED_CONCURRENCY"],
+        message: `must be at most half of DB_POOL_SIZE (${env.DB_POOL_SIZE}): each chunked fan-out may hold two connections`,
+      });
+    }
     return { ...env, AUTH_SECRET: env.AUTH_SECRET ?? DEV_AUTH_SECRET };
   });
 

@@ -1,5 +1,5 @@
 // The fan-out worker: turns one trigger into one notification per recipient (see fanOutTrigger).
-import { Worker } from "bullmq";
+import { DelayedError, Worker } from "bullmq";
 import { flushMetrics } from "@/server/metrics/metrics";
 import { env } from "@/server/env";
 import { closeDb } from "@/server/db";
@@ -11,18 +11,26 @@ import { fanOutTrigger } from "@/server/notifications/fan-out-trigger";
 import { closeChannelQueues } from "@/server/channels/channel-queues";
 import { logger } from "@/server/logger";
 
+/** How long a job that found every chunked slot taken waits in the queue (plus up to as much again). */
+const BUSY_DELAY_MS = 200;
+
 // A failed best-effort publish (its promise is not awaited by the emitter) must not kill the worker.
 process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
 
 const worker = new Worker<FanoutJob>(
   queueNames.fanout,
-  async (job) => {
+  async (job, token) => {
     const { triggerId, helper } = fanoutJobSchema.parse(job.data);
     const log = logger.child({ triggerId, job: job.id });
     log.debug({ helper, attempt: job.attemptsMade + 1 }, "fan-out job started");
     // Run before (a failed attempt, or a worker that died holding it).
     const resumed = job.attemptsMade > 0 || job.stalledCounter > 0;
-    return fanOutTrigger(triggerId, { helper, resumed });
+    const result = await fanOutTrigger(triggerId, { helper, resumed, noWait: true });
+    if (result.status !== "busy") return result;
+    // Every chunked slot of this worker is taken: back in the queue for a moment (not an attempt),
+    // with its priority, rather than holding one of this worker's job slots while it waits.
+    await job.moveToDelayed(Date.now() + BUSY_DELAY_MS + Math.floor(Math.random() * BUSY_DELAY_MS), token);
+    throw new DelayedError();
   },
   {
     connection: createWorkerRedis(),

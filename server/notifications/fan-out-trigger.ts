@@ -62,7 +62,8 @@ type Recipient = { id: string; name: string | null; email: string | null; phone:
 type Shared = Omit<Notification, "id" | "seq" | "title" | "body" | "actions" | "read" | "seen" | "archived" | "readAt" | "seenAt" | "archivedAt" | "clickedAt">;
 type InboxText = { title: string; body: string; actions: Notification["actions"] };
 
-export type FanOutResult = { inserted: number; status: "completed" | "skipped" };
+/** `busy`: asked not to wait (`noWait`), it found every chunked slot taken and did nothing. */
+export type FanOutResult = { inserted: number; status: "completed" | "skipped" | "busy" };
 
 /**
  * Materialises a trigger, chunk by chunk (see fanOutNextChunk): routes every recipient on every
@@ -80,7 +81,8 @@ export async function fanOutTrigger(triggerId: string, options: FanOutOptions = 
     // Not claimed: another run took it, or it was cancelled; the usual path finds out which.
     if (done) return done;
   }
-  const slot = await chunkedSlots().acquire();
+  const slot = options.noWait ? chunkedSlots().tryAcquire() : await chunkedSlots().acquire();
+  if (!slot) return { inserted: 0, status: "busy" };
   try {
     // It waited for a slot: the trigger may have moved on meanwhile (another run, a cancel).
     const current = slot.waited ? await loadTrigger(triggerId) : trigger;
@@ -91,7 +93,13 @@ export async function fanOutTrigger(triggerId: string, options: FanOutOptions = 
   }
 }
 
-type FanOutOptions = { chunkSize?: number; helper?: number; resumed?: boolean };
+type FanOutOptions = {
+  chunkSize?: number;
+  helper?: number;
+  resumed?: boolean;
+  /** When every chunked slot is taken, answer `busy` at once rather than wait (the worker then puts the job back). */
+  noWait?: boolean;
+};
 
 function isFinished(trigger: TriggerRow): boolean {
   return trigger.status === "completed" || trigger.status === "cancelled" || trigger.status === "failed";
@@ -112,7 +120,10 @@ async function skip(triggerId: string, trigger: TriggerRow | null, options: FanO
  * run at most FANOUT_CHUNKED_CONCURRENCY at once. Each may hold two connections of the pool (a
  * slice's mark waits on a connection of its own), so together they stay within DB_POOL_SIZE and can
  * never all wait for a connection another holds; the worker's other job slots keep small triggers,
- * one connection at a time, flowing meanwhile. Waiters go first come, first served.
+ * one connection at a time, flowing meanwhile. The worker does not wait for a slot (`noWait`): it
+ * puts the job back in the queue for a moment, so that a waiting job holds none of the worker's job
+ * slots, keeps its priority, and may be taken by another worker. Callers that wait go first come,
+ * first served.
  */
 function chunkedSlots() {
   const state = (globalThis as typeof globalThis & { __notifyChunkedSlots?: ReturnType<typeof slots> }).__notifyChunkedSlots;
@@ -131,6 +142,11 @@ function slots(size: number) {
     else free++;
   };
   return {
+    tryAcquire(): { waited: boolean; release: () => void } | null {
+      if (free === 0) return null;
+      free--;
+      return { waited: false, release: once(release) };
+    },
     async acquire(): Promise<{ waited: boolean; release: () => void }> {
       if (free > 0) {
         free--;
