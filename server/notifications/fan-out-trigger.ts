@@ -125,33 +125,34 @@ async function skip(triggerId: string, trigger: TriggerRow | null, options: FanO
  * slots, keeps its priority, and may be taken by another worker. Callers that wait go first come,
  * first served.
  */
-function chunkedSlots() {
-  const state = (globalThis as typeof globalThis & { __notifyChunkedSlots?: ReturnType<typeof slots> }).__notifyChunkedSlots;
-  if (state) return state;
-  const created = slots(env.FANOUT_CHUNKED_CONCURRENCY);
-  (globalThis as typeof globalThis & { __notifyChunkedSlots?: ReturnType<typeof slots> }).__notifyChunkedSlots = created;
-  return created;
+function chunkedSlots(): Slots {
+  globalForSlots.__notifyChunkedSlots ??= slots(env.FANOUT_CHUNKED_CONCURRENCY);
+  return globalForSlots.__notifyChunkedSlots;
 }
 
-function slots(size: number) {
+type Slot = { waited: boolean; release: () => void };
+type Slots = { tryAcquire: () => Slot | null; acquire: () => Promise<Slot> };
+const globalForSlots = globalThis as typeof globalThis & { __notifyChunkedSlots?: Slots };
+
+function slots(size: number): Slots {
   let free = size;
   const waiting: (() => void)[] = [];
+  // A slot given back goes to the first waiter, else becomes free.
   const release = () => {
     const next = waiting.shift();
     if (next) next();
     else free++;
   };
+  const tryAcquire = (): Slot | null => {
+    if (free === 0) return null;
+    free--;
+    return { waited: false, release: once(release) };
+  };
   return {
-    tryAcquire(): { waited: boolean; release: () => void } | null {
-      if (free === 0) return null;
-      free--;
-      return { waited: false, release: once(release) };
-    },
-    async acquire(): Promise<{ waited: boolean; release: () => void }> {
-      if (free > 0) {
-        free--;
-        return { waited: false, release: once(release) };
-      }
+    tryAcquire,
+    async acquire() {
+      const slot = tryAcquire();
+      if (slot) return slot;
       await new Promise<void>((resolve) => waiting.push(resolve));
       return { waited: true, release: once(release) };
     },
