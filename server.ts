@@ -12,6 +12,7 @@ import { logger } from "@/server/logger";
 import { createMetricsHandler } from "@/server/metrics/exposition";
 import { flushMetrics } from "@/server/metrics/metrics";
 import { directRoute, loadDirectRoutes, serveDirect } from "@/server/http/direct-routes";
+import { answerClientErrors } from "@/server/http/client-errors";
 
 process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
 
@@ -29,6 +30,7 @@ const httpServer = createServer((req, res) => {
     void (direct ? serveDirect(direct, req, res) : handle(req, res));
   }
 });
+answerClientErrors(httpServer);
 const sockets = attachSocketServer(httpServer);
 serveMetrics = createMetricsHandler(() => sockets.io.engine.clientsCount);
 

@@ -2,6 +2,7 @@
 // hostile and oversized strings, random path ids and query strings, sent with the credentials each
 // route expects. Whatever comes in, the answer is never a 5xx, and every refusal has API.md's error
 // body.
+import { connect } from "node:net";
 import fc from "fast-check";
 import { expect, inject, it } from "vitest";
 import { request, serviceClient, uniqueId } from "./client";
@@ -104,4 +105,25 @@ it("the NUL character, which PostgreSQL cannot store, is refused with 422 on its
     // An escaped backslash before "u0000" is no NUL: accepted.
     expect((await request(`${base}/api/v1/notifications`, { method: "POST", token: system.serviceKey, body: { type: "comment", to: [uniqueId("nul")], title: "a\\u0000b" } })).status).toBe(202);
   }
+});
+
+it("answers what Node's HTTP parser refuses (headers past 16 KiB, not HTTP) in API.md's format too", async () => {
+  const { hostname, port } = new URL(web);
+  const raw = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.end(request));
+      let answer = "";
+      socket.on("data", (chunk) => (answer += chunk.toString()));
+      socket.on("end", () => resolve(answer));
+      socket.on("error", reject);
+    });
+  const bodyOf = (answer: string) => JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) as { error: { code: string; message: string } };
+
+  const long = await raw(`POST /api/v1/users/${"x".repeat(20_000)}/token HTTP/1.1\r\nHost: ${hostname}\r\nContent-Length: 2\r\n\r\n{}`);
+  expect(long.split("\r\n")[0]).toBe("HTTP/1.1 431 Request Header Fields Too Large");
+  expect(bodyOf(long).error.code).toBe("headers_too_large");
+
+  const garbage = await raw("NOT HTTP AT ALL\r\n\r\n");
+  expect(garbage.split("\r\n")[0]).toBe("HTTP/1.1 400 Bad Request");
+  expect(bodyOf(garbage).error).toMatchObject({ code: "bad_request", message: expect.any(String) });
 });
