@@ -128,7 +128,7 @@ try {
   const prefix = "load-";
   console.log(`== load: ${fmt(socketCount)} idle sockets on ${webNodes} web node(s), ${values["fanout-workers"]} fan-out worker(s); ${holderCount} socket holder process(es) ==`);
 
-  // --- Users and their tokens, as a service creates and obtains them -------------------------------------------
+  // --- Users and their tokens, as a service creates and obtains them ------------------------------
   let t = performance.now();
   const devices: { userId: string; token: string; url: string }[] = new Array(socketCount);
   let next = 0;
