@@ -6,6 +6,7 @@ import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { eventually, serviceClient, uniqueId } from "./client";
 import { startSystem, type System } from "./start-system";
+import { holdRows, triggerState } from "./row-locks";
 
 let system: System;
 let db: pg.Pool;
@@ -30,42 +31,16 @@ async function trigger(to: string[]): Promise<string> {
 
 const fresh = (n: number, tag: string) => Array.from({ length: n }, (_, i) => uniqueId(`${tag}${i}`));
 
-const state = async (triggerId: string) => {
-  const { rows } = await db.query<{ status: string; notifications: number }>(
-    "SELECT status, (SELECT count(*)::int FROM notifications WHERE trigger_id = t.id) AS notifications FROM triggers t WHERE id = $1",
-    [triggerId],
-  );
-  return rows[0]!;
-};
+const state = (triggerId: string) => triggerState(db, triggerId);
 
 it("puts a chunked fan-out back in the queue while the chunked slot is taken, and small triggers keep going", async () => {
-  const held = uniqueId("held");
-  expect((await service.call("PUT", `/api/v1/users/${held}`, { name: "Held" })).status).toBe(200);
-  const holder = await db.connect();
-  let locked = true;
-  const release = async () => {
-    if (!locked) return;
-    locked = false;
-    await holder.query("COMMIT");
-    holder.release();
-  };
+  const heldUser = uniqueId("held");
+  expect((await service.call("PUT", `/api/v1/users/${heldUser}`, { name: "Held" })).status).toBe(200);
+  const held = await holdRows(db, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [heldUser]);
   try {
     // More than 64 recipients: chunk by chunk. Its chunk waits for the held user's row.
-    await holder.query("BEGIN");
-    await holder.query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", [held]);
-    const { rows: me } = await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
-    const first = await trigger([held, ...fresh(69, "first")]);
-    await eventually(
-      async () => {
-        const { rows } = await db.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1",
-          [me[0]!.pid],
-        );
-        return rows[0]!.n >= 1 ? true : undefined;
-      },
-      15_000,
-      "the first fan-out waiting for the held user",
-    );
+    const first = await trigger([heldUser, ...fresh(69, "first")]);
+    await eventually(async () => ((await held.waiters()) >= 1 ? true : undefined), 15_000, "the first fan-out waiting for the held user");
 
     const second = await trigger(fresh(70, "second"));
     // The second takes the worker's other job slot only for a moment each time it looks.
@@ -75,12 +50,12 @@ it("puts a chunked fan-out back in the queue while the chunked slot is taken, an
     expect(await state(second)).toEqual({ status: "accepted", notifications: 0 });
     expect(await state(first)).toMatchObject({ notifications: 0 });
 
-    await release();
+    await held.release();
     for (const id of [first, second]) {
       await eventually(async () => ((await state(id)).status === "completed" ? true : undefined), 15_000, `trigger ${id} completed`);
       expect(await state(id)).toEqual({ status: "completed", notifications: 70 });
     }
   } finally {
-    await release();
+    await held.release();
   }
 });

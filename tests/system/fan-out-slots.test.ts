@@ -7,6 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { eventually, serviceClient, uniqueId } from "./client";
 import { startSystem, useSystemInProcess, type System } from "./start-system";
+import { holdRows, triggerState } from "./row-locks";
 
 let system: System;
 let db: pg.Pool;
@@ -36,13 +37,7 @@ async function trigger(count: number): Promise<string> {
   return reply.body.id as string;
 }
 
-const state = async (triggerId: string) => {
-  const { rows } = await db.query<{ status: string; notifications: number }>(
-    "SELECT status, (SELECT count(*)::int FROM notifications WHERE trigger_id = t.id) AS notifications FROM triggers t WHERE id = $1",
-    [triggerId],
-  );
-  return rows[0]!;
-};
+const state = (triggerId: string) => triggerState(db, triggerId);
 
 it("lets small triggers through while the chunked slots are taken, and queues chunked fan-outs for them", async () => {
   const first = await trigger(70);
@@ -50,42 +45,25 @@ it("lets small triggers through while the chunked slots are taken, and queues ch
   const small = await trigger(2);
 
   // The first chunked fan-out takes the slot, then waits for its trigger's row.
-  const holder = await db.connect();
-  await holder.query("BEGIN");
-  await holder.query("SELECT 1 FROM triggers WHERE id = $1 FOR UPDATE", [first]);
-  const { rows: me } = await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
-  const waitingForLock = async () => {
-    const { rows } = await db.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1",
-      [me[0]!.pid],
-    );
-    return rows[0]!.n;
-  };
-  let held = true;
-  const release = async () => {
-    if (!held) return;
-    held = false;
-    await holder.query("COMMIT");
-    holder.release();
-  };
+  const held = await holdRows(db, "SELECT 1 FROM triggers WHERE id = $1 FOR UPDATE", [first]);
   try {
     const firstRun = fanOutTrigger(first);
-    await eventually(async () => ((await waitingForLock()) === 1 ? true : undefined), 10_000, "the first fan-out waiting for its trigger's row");
+    await eventually(async () => ((await held.waiters()) === 1 ? true : undefined), 10_000, "the first fan-out waiting for its trigger's row");
     const secondRun = fanOutTrigger(second);
 
     // A small trigger is one statement on the keyed pool: it needs no slot.
     expect(await fanOutTrigger(small)).toEqual({ inserted: 2, status: "completed" });
     expect(await state(small)).toEqual({ status: "completed", notifications: 2 });
     // The second chunked fan-out waits for the slot, not for a lock, and has not touched its trigger.
-    expect(await waitingForLock()).toBe(1);
+    expect(await held.waiters()).toBe(1);
     expect(await state(second)).toEqual({ status: "accepted", notifications: 0 });
 
-    await release();
+    await held.release();
     expect(await firstRun).toEqual({ inserted: 70, status: "completed" });
     expect(await secondRun).toEqual({ inserted: 70, status: "completed" });
     expect(await state(first)).toEqual({ status: "completed", notifications: 70 });
     expect(await state(second)).toEqual({ status: "completed", notifications: 70 });
   } finally {
-    await release();
+    await held.release();
   }
 });

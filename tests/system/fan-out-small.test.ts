@@ -7,6 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, serviceClient, uniqueId } from "./client";
 import { startSystem, useSystemInProcess, type System } from "./start-system";
+import { holdRows } from "./row-locks";
 
 let system: System;
 let db: pg.Pool;
@@ -42,29 +43,12 @@ async function smallTrigger(): Promise<{ id: string; known: string[]; unknown: s
 
 /** Holds the trigger's row locked until `release`, and says when `waiters` statements wait for it. */
 async function holdTrigger(triggerId: string) {
-  const holder = await db.connect();
-  await holder.query("BEGIN");
-  await holder.query("SELECT 1 FROM triggers WHERE id = $1 FOR UPDATE", [triggerId]);
-  const { rows } = await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+  const held = await holdRows(db, "SELECT 1 FROM triggers WHERE id = $1 FOR UPDATE", [triggerId]);
   return {
+    // The first waits for this holder, a second for the first (its tuple lock).
     waiting: (waiters: number) =>
-      eventually(
-        async () => {
-          // The first waits for this holder, a second for the first (its tuple lock).
-          const { rows: blocked } = await db.query<{ n: number }>(
-            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1",
-            [rows[0]!.pid],
-          );
-          return blocked[0]!.n >= waiters ? true : undefined;
-        },
-        10_000,
-        `${waiters} statement(s) waiting for the trigger's row`,
-      ),
-    release: async (sql?: string) => {
-      if (sql) await holder.query(sql, [triggerId]);
-      await holder.query("COMMIT");
-      holder.release();
-    },
+      eventually(async () => ((await held.waiters()) >= waiters ? true : undefined), 10_000, `${waiters} statement(s) waiting for the trigger's row`),
+    release: held.release,
   };
 }
 
