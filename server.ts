@@ -31,6 +31,9 @@ const httpServer = createServer((req, res) => {
   }
 });
 answerClientErrors(httpServer);
+httpServer.keepAliveTimeout = env.HTTP_KEEP_ALIVE_MS;
+// The headers' deadline past the keep-alive one, as advised for Node behind a load balancer.
+httpServer.headersTimeout = env.HTTP_KEEP_ALIVE_MS + 1000;
 const sockets = attachSocketServer(httpServer);
 serveMetrics = createMetricsHandler(() => sockets.io.engine.clientsCount);
 

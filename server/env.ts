@@ -19,6 +19,12 @@ const envSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     /** Address the web node listens on (not HOSTNAME: shells and containers set that to the machine name). */
     BIND_ADDRESS: z.string().default("0.0.0.0"),
+    /**
+     * How long a web node keeps an idle kept-alive HTTP connection open. Longer than a load balancer's
+     * own idle timeout (60 s on the common ones), so the balancer, not the node, closes it: a node that
+     * closes first can race a request the balancer is sending on it, which then fails with a reset.
+     */
+    HTTP_KEEP_ALIVE_MS: z.coerce.number().int().min(1000).max(600_000).default(65_000),
     /** The hot inbox and trigger routes served by the web node itself, skipping Next.js's pipeline (server/http/direct-routes.ts). */
     DIRECT_ROUTES: booleanish.default(true),
     PUBLIC_URL: z.url().optional(),
