@@ -100,10 +100,11 @@ export async function takeIngestion(keyId: string, own: ServiceKeyLimits, recipi
   const limits = effectiveIngestionLimits(own);
   if (limits.requestsPerSecond <= 0 && limits.recipientsPerSecond <= 0) return;
   // Without Redis the limits cannot be shared: accept (the trigger is durable in PostgreSQL either way).
+  let timer: NodeJS.Timeout | undefined;
   const waitMs = await Promise.race([
     run(keyId, own, recipients, "take", redis).catch(() => 0),
-    new Promise<number>((resolve) => setTimeout(() => resolve(0), REDIS_WAIT_MS).unref()),
-  ]);
+    new Promise<number>((resolve) => (timer = setTimeout(() => resolve(0), REDIS_WAIT_MS).unref())),
+  ]).finally(() => clearTimeout(timer));
   if (waitMs > 0) {
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
     throw new AppError("rate_limited", `This service key is over its ingestion limit; retry in ${seconds} s.`, { headers: { "Retry-After": String(seconds) } });
