@@ -1,5 +1,5 @@
 // npm run bench:load -- [--sockets 10000] [--rates 100,200,400,700,1000,1400] [--step-seconds 12]
-//                       [--web 1] [--fanout-workers 1] [--holders 2]
+//                       [--web 1] [--fanout-workers 1] [--holders 2] [--node-args "--trace-gc"]
 // Starts the real system (web node(s), relay, fan-out worker, channel worker) on a fresh database,
 // creates N users (PUT /api/v1/users/{id}, a name and no addresses) and connects N idle Socket.IO
 // clients as them (real socket.io-client over WebSocket, held by
@@ -7,7 +7,9 @@
 // run. Prints the web node's memory per 1,000 sockets, then steps the trigger rate (each trigger to one
 // online user chosen at random, POST /api/v1/notifications from a load generator process, open loop)
 // and for each step: achieved throughput, trigger → `notification:new` p50/p95/p99, and the CPU of
-// every process. The answer is the highest rate whose p99 stayed under 100 ms and that kept up.
+// every process, and in which seconds of the step the deliveries past 100 ms were sent (a stall shows
+// as a second or two of them). The answer is the highest rate whose p99 stayed under 100 ms and that
+// kept up.
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -26,6 +28,8 @@ const { values } = parseArgs({
     holders: { type: "string", default: "2" },
     /** Write a V8 CPU profile of each web node and fan-out worker into this directory. */
     profile: { type: "string" },
+    /** More Node.js flags for the web nodes and fan-out workers (`--trace-gc`, `--max-semi-space-size=64`, …). */
+    "node-args": { type: "string", default: "" },
   },
 });
 const socketCount = Number(values.sockets);
@@ -97,7 +101,7 @@ function machineCpu(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
-const profileArgs = values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [];
+const profileArgs = [...(values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : []), ...values["node-args"].split(/\s+/).filter(Boolean)];
 // A Redis of its own, so its CPU is this system's alone (the machine's shared one serves other runs too).
 const redis = await startPrivateRedis();
 const redisPid = readdirSync("/proc")
@@ -182,13 +186,16 @@ try {
 
   // --- Trigger rate steps ---------------------------------------------------------------------------
   type Done = { sent: number; accepted: number; statuses: Record<string, number>; acceptLatencies: number[]; sendSeconds: number; behind: number };
-  type Samples = { latencies: number[]; connected: number; unexpectedDisconnects: number };
+  type Samples = { latencies: number[]; late: Record<string, number>; connected: number; unexpectedDisconnects: number };
   const runStep = (step: string, rate: number, seconds: number) =>
     generator.ask<Done>({ type: "run", step, rate, seconds, urls: system.webUrls, key: system.serviceKey, users: socketCount, prefix }, "done");
   const collect = async (step: string) => {
     const all = await Promise.all(holders.map((h) => h.ask<Samples>({ type: "collect", step }, "samples")));
+    const late: Record<string, number> = {};
+    for (const s of all) for (const [second, n] of Object.entries(s.late)) late[second] = (late[second] ?? 0) + n;
     return {
       latencies: all.flatMap((s) => s.latencies),
+      late,
       connected: all.reduce((n, s) => n + s.connected, 0),
       unexpectedDisconnects: all.reduce((n, s) => n + s.unexpectedDisconnects, 0),
     };
@@ -223,7 +230,25 @@ try {
     const cpu0 = await snapshot();
     const m0 = machineCpu();
     const wall0 = performance.now();
-    const done = await runStep(`step-${rate}`, rate, stepSeconds);
+    const stepStart = Date.now();
+    // Every 100 ms, each web node's CPU: above one core (its JavaScript runs on one thread, so this is
+    // the garbage collector's helper threads at work, a major GC) is noted by the second of the step.
+    const burst = new Map<string, Set<number>>();
+    let previous = webs.map((w) => cpuMs(w.child.pid!));
+    let previousAt = performance.now();
+    const sampler = setInterval(() => {
+      const current = webs.map((w) => cpuMs(w.child.pid!));
+      const at = performance.now();
+      current.forEach((ms, i) => {
+        if ((ms - previous[i]!) / (at - previousAt) < 1.2) return;
+        const seconds = burst.get(webs[i]!.name) ?? new Set<number>();
+        burst.set(webs[i]!.name, seconds);
+        seconds.add(Math.floor((Date.now() - stepStart) / 1000));
+      });
+      previous = current;
+      previousAt = at;
+    }, 100);
+    const done = await runStep(`step-${rate}`, rate, stepSeconds).finally(() => clearInterval(sampler));
     const cpu1 = await snapshot();
     const m1 = machineCpu();
     const window = performance.now() - wall0;
@@ -232,10 +257,12 @@ try {
     const drainStart = performance.now();
     let samples = await collect(`step-${rate}`);
     const latencies = samples.latencies;
+    const late = samples.late;
     while (latencies.length < done.accepted && performance.now() - drainStart < 10_000) {
       await sleep(100);
       samples = await collect(`step-${rate}`);
       latencies.push(...samples.latencies);
+      for (const [second, n] of Object.entries(samples.late)) late[second] = (late[second] ?? 0) + n;
     }
     const received = latencies.length;
     const sorted = latencies.sort((a, b) => a - b);
@@ -270,6 +297,13 @@ try {
         `, 202 p99 ${row.accept99.toFixed(1)} ms${failed.length ? `, not accepted: ${failed.map(([s, n]) => `${s}×${n}`).join(" ")}` : ""}${row.late ? `, ${row.late} not delivered within 10 s of the step's end` : ""}` +
         `; sockets still connected ${fmt(samples.connected)}${samples.unexpectedDisconnects ? ` (${samples.unexpectedDisconnects} dropped)` : ""}`,
     );
+    const lateSeconds = Object.entries(late).sort(([a], [b]) => Number(a) - Number(b));
+    if (lateSeconds.length > 0) {
+      // Seconds from the step's start: one or two seconds holding most of them is a stall.
+      const at = (second: string) => Number(second) - Math.floor(stepStart / 1000);
+      console.log(`         past 100 ms, by the second of the step they were sent in: ${lateSeconds.map(([second, n]) => `${at(second)} s ×${n}`).join(", ")}`);
+    }
+    for (const [name, seconds] of burst) console.log(`         ${name} above one core (GC threads) in second(s): ${[...seconds].join(", ")}`);
     // Far past saturation a further step only measures a growing backlog.
     if (row.p[2]! > 2000 || row.late > row.accepted * 0.05) {
       console.log("(saturated: later steps skipped)");

@@ -2,12 +2,13 @@
 // socket.io-client, WebSocket transport), so their CPU is not counted as the web node's or the load
 // generator's. Driven over IPC by scripts/bench-load.ts:
 //   → {type: "connect", devices: [{userId, token, url}]}   ← {type: "connected", count, failed}
-//   → {type: "collect", step}                              ← {type: "samples", latencies, received, …}
+//   → {type: "collect", step}                              ← {type: "samples", latencies, late, …}
 //   → {type: "close"}                                      (closes every socket and exits)
 // Each trigger carries its send time (epoch ms, sub-millisecond, same machine clock) in `data.sentAt`
 // and its rate step in `data.step`; a `notification:new` that carries them records now − sentAt under
 // its step (a straggler of an earlier step never counts in a later one), so no message per event
-// crosses IPC.
+// crosses IPC. `late` counts the deliveries past 100 ms by the second (epoch) their trigger was sent,
+// which shows whether a step's slow deliveries were spread out or a stall.
 import { io, type Socket } from "socket.io-client";
 
 type Message = { type: "connect"; devices: { userId: string; token: string; url: string }[] } | { type: "collect"; step: string } | { type: "close" };
@@ -15,6 +16,7 @@ type Message = { type: "connect"; devices: { userId: string; token: string; url:
 const now = () => performance.timeOrigin + performance.now();
 const sockets: Socket[] = [];
 const latencies = new Map<string, number[]>();
+const late = new Map<string, Record<number, number>>();
 let unexpectedDisconnects = 0;
 
 function connectOne(url: string, token: string): Promise<Socket | null> {
@@ -24,7 +26,14 @@ function connectOne(url: string, token: string): Promise<Socket | null> {
     if (typeof sentAt !== "number" || typeof step !== "string") return;
     const list = latencies.get(step) ?? [];
     if (list.length === 0) latencies.set(step, list);
-    list.push(now() - sentAt);
+    const latency = now() - sentAt;
+    list.push(latency);
+    if (latency > 100) {
+      const bySecond = late.get(step) ?? {};
+      late.set(step, bySecond);
+      const second = Math.floor(sentAt / 1000);
+      bySecond[second] = (bySecond[second] ?? 0) + 1;
+    }
   });
   return new Promise((resolve) => {
     socket.once("connect", () => {
@@ -60,8 +69,9 @@ process.on("message", (message: Message) => {
     })();
   } else if (message.type === "collect") {
     const connected = sockets.reduce((n, s) => n + (s.connected ? 1 : 0), 0);
-    process.send!({ type: "samples", latencies: latencies.get(message.step) ?? [], connected, unexpectedDisconnects });
+    process.send!({ type: "samples", latencies: latencies.get(message.step) ?? [], late: late.get(message.step) ?? {}, connected, unexpectedDisconnects });
     latencies.delete(message.step);
+    late.delete(message.step);
   } else if (message.type === "close") {
     for (const s of sockets) s.close();
     process.exit(0);
