@@ -1,5 +1,5 @@
 // npm run bench:load -- [--sockets 10000] [--rates 100,200,400,700,1000,1400] [--step-seconds 12]
-//                       [--web 1] [--fanout-workers 1] [--holders 2] [--node-args "--trace-gc"]
+//                       [--web 1] [--fanout-workers 1] [--holders 2] [--node-args=--trace-gc]
 // Starts the real system (web node(s), relay, fan-out worker, channel worker) on a fresh database,
 // creates N users (PUT /api/v1/users/{id}, a name and no addresses) and connects N idle Socket.IO
 // clients as them (real socket.io-client over WebSocket, held by
@@ -7,9 +7,10 @@
 // run. Prints the web node's memory per 1,000 sockets, then steps the trigger rate (each trigger to one
 // online user chosen at random, POST /api/v1/notifications from a load generator process, open loop)
 // and for each step: achieved throughput, trigger → `notification:new` p50/p95/p99, and the CPU of
-// every process, and in which seconds of the step the deliveries past 100 ms were sent (a stall shows
-// as a second or two of them). The answer is the highest rate whose p99 stayed under 100 ms and that
-// kept up.
+// every process, the seconds of the step in which the deliveries past 100 ms were sent (a stall shows
+// as a second or two of them) and those in which a web node used more than one core (a major GC).
+// The answer is the highest rate whose p99 stayed under 100 ms and that kept up. `--node-args` takes
+// its flags after `=` (a value that starts with `--` is otherwise read as an option of its own).
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -28,7 +29,7 @@ const { values } = parseArgs({
     holders: { type: "string", default: "2" },
     /** Write a V8 CPU profile of each web node and fan-out worker into this directory. */
     profile: { type: "string" },
-    /** More Node.js flags for the web nodes and fan-out workers (`--trace-gc`, `--max-semi-space-size=64`, …). */
+    /** More Node.js flags for the web nodes and fan-out workers, space-separated (`--node-args=--trace-gc`). */
     "node-args": { type: "string", default: "" },
   },
 });
@@ -38,7 +39,7 @@ const stepSeconds = Number(values["step-seconds"]);
 const webNodes = Number(values.web);
 const holderCount = Number(values.holders);
 if (![socketCount, stepSeconds, webNodes, holderCount, ...rates].every((n) => Number.isFinite(n) && n > 0)) {
-  console.error("usage: npm run bench:load -- [--sockets 10000] [--rates 100,200,...] [--step-seconds 12] [--web 1] [--fanout-workers 1] [--holders 2]");
+  console.error("usage: npm run bench:load -- [--sockets 10000] [--rates 100,200,...] [--step-seconds 12] [--web 1] [--fanout-workers 1] [--holders 2] [--node-args=--trace-gc]");
   process.exit(2);
 }
 
