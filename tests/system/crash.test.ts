@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, serviceClient, uniqueId } from "./client";
 import { freePort, startPrivateRedis, startSystem, type Proc, type System } from "./start-system";
 import { decodeCounts, encodeCounts } from "@/server/notifications/counts-format";
+import { holdRows } from "./row-locks";
 
 let system: System;
 let redis: Awaited<ReturnType<typeof startPrivateRedis>>;
@@ -31,24 +32,29 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** Waits until a fan-out worker's chunk statement is running in PostgreSQL, then SIGKILLs every fan-out worker. */
-async function killMidChunk(triggerId: string, minDone: number): Promise<void> {
-  await eventually(async () => {
-    const { rows } = await db.query("SELECT fanout_count FROM triggers WHERE id = $1", [triggerId]);
-    return rows[0].fanout_count >= minDone ? true : undefined;
-  });
-  await eventually(
-    async () => {
-      const { rows } = await db.query(
-        "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'fanout-%' AND state = 'active' AND query LIKE 'WITH page AS%'",
-      );
-      return rows.length > 0 ? true : undefined;
-    },
-    30_000,
-    "a chunk statement in flight",
-  );
-  for (const worker of fanoutWorkers()) worker.child.kill("SIGKILL");
-  for (const worker of system.processes.filter((p) => p.name.startsWith("fanout"))) await worker.exited;
+/**
+ * Holds the user rows of the recipients the fan-out reaches last (in PostgreSQL's own id order) locked,
+ * sends the trigger, waits until at least `minDone` are stored and a chunk statement waits for the
+ * held rows, then SIGKILLs every fan-out worker and lets the rows go. The workers die with a chunk in
+ * flight for certain: it cannot commit before the kill, it waits for the lock. (Killing whenever a
+ * chunk statement was seen running raced the last chunk on a fast machine, which committed first.)
+ */
+async function killMidChunk(recipients: string[], minDone: number, send: () => Promise<string>): Promise<string> {
+  const { rows: last } = await db.query<{ id: string }>("SELECT id FROM users WHERE id = ANY($1::text[]) ORDER BY id DESC LIMIT 10", [recipients]);
+  const held = await holdRows(db, "SELECT 1 FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", [last.map((r) => r.id)]);
+  try {
+    const triggerId = await send();
+    await eventually(async () => {
+      const { rows } = await db.query("SELECT fanout_count FROM triggers WHERE id = $1", [triggerId]);
+      return rows[0].fanout_count >= minDone ? true : undefined;
+    });
+    await eventually(async () => ((await held.waiters()) > 0 ? true : undefined), 30_000, "a chunk statement waiting for the held rows");
+    for (const worker of fanoutWorkers()) worker.child.kill("SIGKILL");
+    for (const worker of system.processes.filter((p) => p.name.startsWith("fanout"))) await worker.exited;
+    return triggerId;
+  } finally {
+    await held.release();
+  }
 }
 
 function fanoutWorkers(): Proc[] {
@@ -98,15 +104,17 @@ describe("crash safety", { timeout: 150_000 }, () => {
     const seed = client.pipeline();
     for (const user of recipients) seed.set(countsKey(user), encodeCounts({ seq: 0, count: 0, unseen: 0 }), "EX", 600);
     await seed.exec();
-    const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" }, broadcastThreshold: 1_000_000 });
-    expect(reply.status).toBe(202);
     // Let it get part of the way, then kill it without warning while a chunk statement runs.
-    await killMidChunk(reply.body.id, 300);
-    const { rows } = await db.query("SELECT fanout_count, status FROM triggers WHERE id = $1", [reply.body.id]);
+    const triggerId = await killMidChunk(recipients, 300, async () => {
+      const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" }, broadcastThreshold: 1_000_000 });
+      expect(reply.status).toBe(202);
+      return reply.body.id as string;
+    });
+    const { rows } = await db.query("SELECT fanout_count, status FROM triggers WHERE id = $1", [triggerId]);
     expect(rows[0].status).toBe("processing");
     expect(rows[0].fanout_count).toBeLessThan(recipients.length);
     await system.startPart("fanout");
-    await expectExactlyOneEach(reply.body.id, recipients);
+    await expectExactlyOneEach(triggerId, recipients);
     const read = client.pipeline();
     for (const user of recipients) read.get(countsKey(user));
     const cached = (await read.exec())!.map(([, value]) => decodeCounts(value as string | null));
@@ -149,15 +157,17 @@ describe("crash safety", { timeout: 150_000 }, () => {
     const topic = uniqueId("both");
     const recipients = Array.from({ length: 6000 }, (_, i) => `${topic}-u${i}`);
     await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: recipients });
-    const reply = await service.trigger({ type: "comment", to: { topic }, actor: { id: "y", name: "Y" }, data: { excerpt: "hi" } });
-    await killMidChunk(reply.body.id, 200);
-    const { rows } = await db.query("SELECT status FROM triggers WHERE id = $1", [reply.body.id]);
+    const triggerId = await killMidChunk(recipients, 200, async () => {
+      const reply = await service.trigger({ type: "comment", to: { topic }, actor: { id: "y", name: "Y" }, data: { excerpt: "hi" } });
+      return reply.body.id as string;
+    });
+    const { rows } = await db.query("SELECT status FROM triggers WHERE id = $1", [triggerId]);
     expect(rows[0].status).toBe("processing");
     const client = new Redis(redis.url);
     await client.flushall();
     client.disconnect();
     await system.startPart("fanout");
-    await expectExactlyOneEach(reply.body.id, recipients);
+    await expectExactlyOneEach(triggerId, recipients);
   });
 
   it("a web node that cannot reach Redis still accepts durably, and the relay queues what it could not", async () => {
