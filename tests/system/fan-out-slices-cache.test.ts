@@ -7,7 +7,7 @@ import pg from "pg";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { serviceClient, uniqueId } from "./client";
-import { startSystem, useSystemInProcess, type System } from "./start-system";
+import { startInProcessFanOut, type System } from "./start-system";
 import { decodeCounts, encodeCounts } from "@/server/notifications/counts-format";
 
 let system: System;
@@ -15,22 +15,16 @@ let db: pg.Pool;
 let redis: Redis;
 let service: ReturnType<typeof serviceClient>;
 let fanOutTrigger: typeof import("@/server/notifications/fan-out-trigger").fanOutTrigger;
-let closeAll: () => Promise<void>;
+let closeAll: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  system = await startSystem({ webNodes: 1, relays: 0, fanoutWorkers: 0 });
-  closeAll = useSystemInProcess(system, { FANOUT_RANGE_SIZE: "200", FANOUT_CHUNK_SIZE: "100", FANOUT_HELPERS: "0" });
-  ({ fanOutTrigger } = await import("@/server/notifications/fan-out-trigger"));
-  db = new pg.Pool({ connectionString: system.databaseUrl, max: 2 });
+  ({ system, db, service, fanOutTrigger, close: closeAll } = await startInProcessFanOut({ FANOUT_RANGE_SIZE: "200", FANOUT_CHUNK_SIZE: "100", FANOUT_HELPERS: "0" }, 2));
   redis = new Redis(system.redisUrl);
-  service = serviceClient(system.webUrls[0]!, system.serviceKey);
 });
 
 afterAll(async () => {
-  await closeAll?.();
   redis?.disconnect();
-  await db?.end();
-  await system?.stop();
+  await closeAll?.();
 });
 
 const countsKey = (user: string) => `${system.redisPrefix}:unread:{${user}}`;

@@ -6,28 +6,20 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { eventually, serviceClient, uniqueId } from "./client";
-import { startSystem, useSystemInProcess, type System } from "./start-system";
+import { startInProcessFanOut, type System } from "./start-system";
 import { holdRows, triggerState } from "./row-locks";
 
 let system: System;
 let db: pg.Pool;
 let service: ReturnType<typeof serviceClient>;
 let fanOutTrigger: typeof import("@/server/notifications/fan-out-trigger").fanOutTrigger;
-let closeAll: () => Promise<void>;
+let closeAll: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  system = await startSystem({ webNodes: 1, relays: 0, fanoutWorkers: 0 });
-  closeAll = useSystemInProcess(system, { FANOUT_CHUNKED_CONCURRENCY: "1" });
-  ({ fanOutTrigger } = await import("@/server/notifications/fan-out-trigger"));
-  db = new pg.Pool({ connectionString: system.databaseUrl, max: 4 });
-  service = serviceClient(system.webUrls[0]!, system.serviceKey);
+  ({ system, db, service, fanOutTrigger, close: closeAll } = await startInProcessFanOut({ FANOUT_CHUNKED_CONCURRENCY: "1" }));
 });
 
-afterAll(async () => {
-  await closeAll?.();
-  await db?.end();
-  await system?.stop();
-});
+afterAll(async () => closeAll?.());
 
 /** A trigger to `count` new recipients: more than FANOUT_ONE_STATEMENT_MAX (64) goes chunk by chunk. */
 async function trigger(count: number): Promise<string> {

@@ -6,7 +6,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, serviceClient, uniqueId } from "./client";
-import { startSystem, useSystemInProcess, type System } from "./start-system";
+import { startInProcessFanOut, type System } from "./start-system";
 import { holdRows } from "./row-locks";
 
 let system: System;
@@ -14,22 +14,14 @@ let db: pg.Pool;
 let service: ReturnType<typeof serviceClient>;
 let fanOutTrigger: typeof import("@/server/notifications/fan-out-trigger").fanOutTrigger;
 let keyedPool: typeof import("@/server/db").keyedPool;
-let closeAll: () => Promise<void>;
+let closeAll: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  system = await startSystem({ webNodes: 1, relays: 0, fanoutWorkers: 0 });
-  closeAll = useSystemInProcess(system);
-  ({ fanOutTrigger } = await import("@/server/notifications/fan-out-trigger"));
+  ({ system, db, service, fanOutTrigger, close: closeAll } = await startInProcessFanOut());
   ({ keyedPool } = await import("@/server/db"));
-  db = new pg.Pool({ connectionString: system.databaseUrl, max: 4 });
-  service = serviceClient(system.webUrls[0]!, system.serviceKey);
 });
 
-afterAll(async () => {
-  await closeAll?.();
-  await db?.end();
-  await system?.stop();
-});
+afterAll(async () => closeAll?.());
 
 /** Two known recipients and one the system has never seen (the fan-out would create their row). */
 async function smallTrigger(): Promise<{ id: string; known: string[]; unknown: string }> {

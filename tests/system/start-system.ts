@@ -213,3 +213,27 @@ export function useSystemInProcess(system: SystemInfo, env: Record<string, strin
     await Promise.allSettled([closeDb(), closeRedis(), closePublisher()]);
   };
 }
+
+/**
+ * A system without fan-out processes whose fan-out worker code runs in this test's own process
+ * (useSystemInProcess with `env`), a pool of `poolSize` connections to its database and a service
+ * client of its web node. `close` undoes it all.
+ */
+export async function startInProcessFanOut(env: Record<string, string> = {}, poolSize = 4) {
+  const system = await startSystem({ webNodes: 1, relays: 0, fanoutWorkers: 0 });
+  const closeModules = useSystemInProcess(system, env);
+  const db = new pg.Pool({ connectionString: system.databaseUrl, max: poolSize });
+  const close = async () => {
+    await closeModules();
+    await db.end();
+    await system.stop();
+  };
+  try {
+    const { fanOutTrigger } = await import("@/server/notifications/fan-out-trigger");
+    const { serviceClient } = await import("./client");
+    return { system, db, service: serviceClient(system.webUrls[0]!, system.serviceKey), fanOutTrigger, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
