@@ -321,11 +321,16 @@ async function cacheGaps(trigger: TriggerRow): Promise<void> {
     [trigger.id],
   );
   if (gaps.length === 0) return;
+  // Who got this trigger's notification in the gap, even if they have left the topic since, and who
+  // is subscribed there now (a user whose open group the trigger updated has no notification of it).
   const { rows } = await pool.query<{ id: string; last_seq: number; unread_count: number; unseen_count: number }>(
     `SELECT u.id, u.last_seq, u.unread_count, u.unseen_count FROM unnest($2::text[], $3::text[]) AS g(after, upto)
-       CROSS JOIN LATERAL (SELECT s.user_id FROM topic_subscriptions s WHERE s.topic_key = $1 AND s.user_id > g.after AND s.user_id <= g.upto) s
+       CROSS JOIN LATERAL (SELECT n.user_id FROM notifications n
+                            WHERE n.trigger_id = $4 AND n.created_at = $5 AND n.user_id > g.after AND n.user_id <= g.upto
+                           UNION
+                           SELECT s.user_id FROM topic_subscriptions s WHERE s.topic_key = $1 AND s.user_id > g.after AND s.user_id <= g.upto) s
        JOIN users u ON u.id = s.user_id`,
-    [trigger.topic_key, gaps.map((g) => g.from), gaps.map((g) => g.to)],
+    [trigger.topic_key, gaps.map((g) => g.from), gaps.map((g) => g.to), trigger.id, trigger.created_at],
   );
   if (!(await cacheCounts(rows.map((r) => ({ userId: r.id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.last_seq } }))))) return;
   await pool.query(
@@ -1081,12 +1086,17 @@ async function recacheLastChunk(trigger: TriggerRow, chunkSize: number): Promise
 /** The same for a sliced fan-out: the last chunk before each slice's cursor. */
 async function recacheSlices(trigger: TriggerRow, chunkSize: number): Promise<void> {
   const { rows } = await pool.query<{ id: string; last_seq: number; unread_count: number; unseen_count: number }>(
+    // (As cacheGaps: the trigger's notifications there, and the topic's subscribers there now.)
     `SELECT u.id, u.last_seq, u.unread_count, u.unseen_count FROM fanout_ranges r
-       CROSS JOIN LATERAL (SELECT s.user_id FROM topic_subscriptions s
-                            WHERE s.topic_key = $2 AND s.user_id > r.after AND s.user_id <= r.cursor ORDER BY s.user_id DESC LIMIT $3) s
+       CROSS JOIN LATERAL ((SELECT n.user_id FROM notifications n
+                             WHERE n.trigger_id = $1 AND n.created_at = $4 AND n.user_id > r.after AND n.user_id <= r.cursor
+                             ORDER BY n.user_id DESC LIMIT $3)
+                           UNION
+                           (SELECT s.user_id FROM topic_subscriptions s
+                             WHERE s.topic_key = $2 AND s.user_id > r.after AND s.user_id <= r.cursor ORDER BY s.user_id DESC LIMIT $3)) s
        JOIN users u ON u.id = s.user_id
       WHERE r.trigger_id = $1 AND r.cursor IS NOT NULL`,
-    [trigger.id, trigger.topic_key, chunkSize],
+    [trigger.id, trigger.topic_key, chunkSize, trigger.created_at],
   );
   await cacheCounts(rows.map((r) => ({ userId: r.id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.last_seq } })));
 }
