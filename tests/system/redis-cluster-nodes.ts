@@ -51,6 +51,21 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
         }
       }, 30_000, "cluster_state:ok");
     }
+    // A replica can take over only once it has synced with its master (the first sync waits for
+    // repl-diskless-sync-delay, 5 s): one whose master dies before that is never promoted.
+    if (replicasPerMaster > 0) {
+      for (const port of ports) {
+        await eventually(async () => {
+          const client = new Redis(port, "127.0.0.1");
+          try {
+            const info = await client.info("replication");
+            return info.includes("role:master") || info.includes("master_link_status:up") ? true : undefined;
+          } finally {
+            client.disconnect();
+          }
+        }, 60_000, `the replica on ${port} synced with its master`);
+      }
+    }
     return { ports, nodesEnv: ports.map((p) => `127.0.0.1:${p}`).join(","), kill: (port) => processes.get(port)?.kill("SIGKILL"), stop };
   } catch (error) {
     stop();
