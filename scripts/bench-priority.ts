@@ -27,7 +27,9 @@ const redis = new Redis(system.redisUrl, { maxRetriesPerRequest: null });
 const queue = new Queue("{fanout}", { connection: redis, prefix: `${system.redisPrefix}:bull` });
 const waiting = async () => {
   const counts = await queue.getJobCounts("waiting", "prioritized", "active");
-  return (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+  // These one-recipient triggers wait on the fan-out's fast path (server/queues.ts), if it is on.
+  const fast = await Promise.all(["urgent", "high", "normal", "low"].map((p) => redis.zcard(`${system.redisPrefix}:{fanout}:fast:${p}`)));
+  return (counts.waiting ?? 0) + (counts.prioritized ?? 0) + fast.reduce((a, b) => a + b, 0);
 };
 
 try {

@@ -488,6 +488,8 @@ async function drainState() {
       jobs += Object.values(counts).reduce((a, b) => a + b, 0);
       await queue.close();
     }
+    // Small triggers waiting on the fan-out's fast path (server/queues.ts).
+    for (const priority of ["urgent", "high", "normal", "low"]) jobs += await connection.zcard(`${system.redisPrefix}:{fanout}:fast:${priority}`);
   } finally {
     connection.disconnect();
   }

@@ -63,6 +63,8 @@ const envSchema = z
     FANOUT_CHUNKED_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
     /** A fresh trigger of up to this many explicit recipients fans out in one statement (0: never). Generic plans: at most 64. */
     FANOUT_ONE_STATEMENT_MAX: z.coerce.number().int().min(0).max(64).default(64),
+    /** Small fresh triggers are queued for the fan-out workers in a sorted set rather than as BullMQ jobs (see queues.ts). */
+    FANOUT_FAST_PATH: booleanish.default(true),
     /** A topic fan-out above this many recipients is cut into slices of this size that every fan-out worker shares. */
     FANOUT_RANGE_SIZE: z.coerce.number().int().min(1).default(25_000),
     /** How many extra jobs help with one sliced fan-out (on any fan-out worker). */

@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from "bullmq";
 import { z } from "zod";
 import { env } from "@/server/env";
-import { createProducerRedis, type RedisClient } from "@/server/redis";
+import { createProducerRedis, redisKey, type RedisClient } from "@/server/redis";
 import type { Priority } from "@/server/notifications/notifications.schema";
 
 /**
@@ -77,6 +77,79 @@ export async function enqueueFanouts(triggers: FanoutRequest[], timeoutMs = 2000
   }
 }
 
+/**
+ * The fast path of a fresh small trigger (explicit recipients, at most FANOUT_ONE_STATEMENT_MAX): a
+ * member of a sorted set per priority, scored by when it was queued, instead of a BullMQ job. Its
+ * whole fan-out is one statement that runs again harmlessly (it claims the trigger), so it needs
+ * none of a job's locks, retries and events, which cost about three Lua scripts in Redis per trigger
+ * (add, fetch, completion). A fan-out worker pops several at a time, highest priority first and
+ * oldest first within one (`BZMPOP`); what it cannot do in one statement, or fails at, it hands to
+ * BullMQ. One popped by a worker that then dies is in neither place: the outbox relay finds its row
+ * not done after OUTBOX_GRACE_MS and queues it in BullMQ. Same slot as the BullMQ queue (its tag).
+ */
+export const FAST_PRIORITIES: readonly Priority[] = ["urgent", "high", "normal", "low"];
+
+export function fastFanoutKey(priority: Priority): string {
+  return redisKey(queueNames.fanout, "fast", priority);
+}
+
+/** Whether a trigger of this shape takes the fast path (the web node knows its recipients once stored). */
+export function takesFastPath(trigger: { recipients: number; topic: boolean }): boolean {
+  return env.FANOUT_FAST_PATH && !trigger.topic && trigger.recipients <= env.FANOUT_ONE_STATEMENT_MAX;
+}
+
+/** Queues a small trigger's fan-out on the fast path; fails fast, as enqueueFanouts does. */
+export async function enqueueFastFanout(triggerId: string, priority: Priority, timeoutMs = 2000): Promise<void> {
+  const { redis } = getFanoutQueueEntry();
+  if (redis.status !== "ready" && redis.status !== "connecting" && redis.status !== "connect") {
+    throw new Error(`Redis is ${redis.status}`);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`queueing timed out after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([redis.zadd(fastFanoutKey(priority), "NX", Date.now(), triggerId), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export type FastFanout = { triggerId: string; priority: Priority; queuedAt: number };
+
+/**
+ * Takes up to `count` fast-path fan-outs, waiting up to `timeoutSeconds` for one (on a connection of
+ * its own: it blocks). Empty when none came.
+ */
+export async function popFastFanouts(redis: RedisClient, count: number, timeoutSeconds: number): Promise<FastFanout[]> {
+  const reply = (await redis.bzmpop(timeoutSeconds, FAST_PRIORITIES.length, ...FAST_PRIORITIES.map(fastFanoutKey), "MIN", "COUNT", count)) as
+    | [string, [string, string][]]
+    | null;
+  if (!reply) return [];
+  const [key, members] = reply;
+  const priority = FAST_PRIORITIES.find((p) => fastFanoutKey(p) === key) ?? "normal";
+  return members.map(([triggerId, score]) => ({ triggerId, priority, queuedAt: Number(score) }));
+}
+
+/** Fast-path fan-outs waiting, and when the oldest of them was queued (null: none). */
+export async function fastFanoutBacklog(): Promise<{ waiting: number; oldestAt: number | null }> {
+  const redis = getFanoutQueueEntry().redis;
+  const pipeline = redis.pipeline();
+  for (const priority of FAST_PRIORITIES) pipeline.zcard(fastFanoutKey(priority)).zrange(fastFanoutKey(priority), 0, 0, "WITHSCORES");
+  const replies = (await pipeline.exec()) ?? [];
+  let waiting = 0;
+  let oldestAt: number | null = null;
+  for (let i = 0; i < replies.length; i += 2) {
+    const [countError, count] = replies[i]!;
+    const [oldestError, oldest] = replies[i + 1]!;
+    if (countError || oldestError) throw countError ?? oldestError;
+    waiting += Number(count);
+    const at = (oldest as string[])[1];
+    if (at !== undefined) oldestAt = Math.min(oldestAt ?? Infinity, Number(at));
+  }
+  return { waiting, oldestAt };
+}
+
 async function addFanouts(queue: Queue<FanoutJob>, triggers: FanoutRequest[]): Promise<void> {
   const jobs = triggers.map(({ triggerId, priority }) => {
     const bullPriority = BULL_PRIORITY[priority];
@@ -101,10 +174,14 @@ export async function enqueueFanoutHelpers(triggerId: string, priority: Priority
   );
 }
 
-/** Whether the trigger's fan-out job is in the queue (waiting, delayed or running). */
-export async function fanoutJobExists(triggerId: string): Promise<boolean> {
-  const job = await getFanoutQueue().getJob(fanoutJobId(triggerId));
-  return job !== undefined && job !== null;
+/**
+ * Whether the trigger's fan-out is queued: a BullMQ job (waiting, delayed or running), or waiting on
+ * the fast path. (One a worker has popped from the fast path and is running is in neither: after
+ * OUTBOX_GRACE_MS the relay queues it again, and the second run finds it claimed.)
+ */
+export async function fanoutJobExists(triggerId: string, priority: Priority): Promise<boolean> {
+  const [job, score] = await Promise.all([getFanoutQueue().getJob(fanoutJobId(triggerId)), getFanoutQueueEntry().redis.zscore(fastFanoutKey(priority), triggerId)]);
+  return (job !== undefined && job !== null) || score !== null;
 }
 
 export async function closeQueues(): Promise<void> {

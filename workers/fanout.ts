@@ -6,7 +6,7 @@ import { closeDb } from "@/server/db";
 import { createWorkerRedis } from "@/server/redis";
 import { closePublisher } from "@/server/realtime/publish";
 import { closeRedis } from "@/server/redis";
-import { bullPrefix, fanoutJobSchema, queueNames, type FanoutJob } from "@/server/queues";
+import { bullPrefix, enqueueFanouts, fanoutJobSchema, popFastFanouts, queueNames, type FanoutJob, type FastFanout } from "@/server/queues";
 import { fanOutTrigger } from "@/server/notifications/fan-out-trigger";
 import { closeChannelQueues } from "@/server/channels/channel-queues";
 import { logger } from "@/server/logger";
@@ -47,8 +47,64 @@ worker.on("ready", () => {
   process.send?.({ type: "ready" });
 });
 
+// The fast path (see queues.ts): small fresh triggers, popped several at a time, up to
+// FANOUT_CONCURRENCY at once beside the BullMQ jobs. What is not one statement, or fails, goes to
+// BullMQ, whose retries and locks it needs; if even that fails, the outbox relay queues it.
+let stopping = false;
+let fastInFlight = 0;
+let fastSlotFreed: (() => void) | null = null;
+const fastRedis = env.FANOUT_FAST_PATH ? createWorkerRedis() : null;
+fastRedis?.on("error", () => undefined); // the loop below reports what fails
+
+async function runFast({ triggerId, priority }: FastFanout): Promise<void> {
+  try {
+    const result = await fanOutTrigger(triggerId, { noWait: true, smallOnly: true });
+    if (result.status !== "deferred") return;
+    logger.debug({ triggerId }, "fast-path fan-out handed to the queue: it is more than one statement");
+  } catch (error) {
+    logger.warn({ err: error, triggerId }, "fast-path fan-out failed; handed to the queue for its retries");
+  }
+  await enqueueFanouts([{ triggerId, priority }]).catch((error: unknown) => logger.warn({ err: error, triggerId }, "fan-out not queued; the outbox relay will"));
+}
+
+const fastLoop = (async () => {
+  if (!fastRedis) return;
+  while (!stopping) {
+    const free = env.FANOUT_CONCURRENCY - fastInFlight;
+    if (free <= 0) {
+      await new Promise<void>((resolve) => (fastSlotFreed = resolve));
+      continue;
+    }
+    let taken: FastFanout[];
+    try {
+      // One second at most, so that a stop is noticed.
+      taken = await popFastFanouts(fastRedis, free, 1);
+    } catch (error) {
+      if (stopping) break;
+      logger.error({ err: error }, "fast-path fan-outs not taken; trying again");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      continue;
+    }
+    for (const fanout of taken) {
+      fastInFlight++;
+      void runFast(fanout).finally(() => {
+        fastInFlight--;
+        const wake = fastSlotFreed;
+        fastSlotFreed = null;
+        wake?.();
+      });
+    }
+  }
+  while (fastInFlight > 0) await new Promise<void>((resolve) => (fastSlotFreed = resolve));
+})();
+
 async function shutdown(): Promise<void> {
-  await worker.close();
+  stopping = true;
+  fastSlotFreed?.();
+  // Ends a pop that waits (even on a Redis that is down). One Redis served just then is lost to this
+  // worker: the relay queues it after OUTBOX_GRACE_MS.
+  fastRedis?.disconnect();
+  await Promise.all([worker.close(), fastLoop]);
   await flushMetrics().catch(() => undefined);
   await Promise.allSettled([closeDb(), closePublisher(), closeRedis(), closeChannelQueues()]);
   process.exit(0);

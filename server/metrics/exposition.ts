@@ -8,7 +8,7 @@ import type { Queue } from "bullmq";
 import { env } from "@/server/env";
 import { pool } from "@/server/db";
 import { getRedis, redisKey } from "@/server/redis";
-import { getFanoutQueue, queueNames } from "@/server/queues";
+import { fastFanoutBacklog, getFanoutQueue, queueNames } from "@/server/queues";
 import { getChannelQueue, SENDING_CHANNELS, channelQueueName } from "@/server/channels/channel-queues";
 import { clusterMetricsText, flushMetrics } from "@/server/metrics/metrics";
 import { logger } from "@/server/logger";
@@ -31,6 +31,8 @@ export function createMetricsHandler(localSockets: () => number) {
       this.reset();
       for (const [name, queue] of queues()) {
         const counts = await queue.getJobCounts(...JOB_STATES);
+        // The fan-out queue's fast path waits beside its jobs.
+        if (name === queueNames.fanout) counts.waiting = (counts.waiting ?? 0) + (await fastFanoutBacklog()).waiting;
         for (const state of JOB_STATES) this.set({ queue: name, state }, counts[state] ?? 0);
       }
     },
@@ -44,6 +46,7 @@ export function createMetricsHandler(localSockets: () => number) {
       this.reset();
       for (const [name, queue] of queues()) {
         const oldest = await Promise.all((["waiting", "prioritized"] as const).map(async (state) => (await queue.getJobs([state], 0, 0, true))[0]?.timestamp));
+        if (name === queueNames.fanout) oldest.push((await fastFanoutBacklog()).oldestAt ?? undefined);
         const timestamps = oldest.filter((t): t is number => typeof t === "number");
         this.set({ queue: name }, timestamps.length > 0 ? Math.max(0, (Date.now() - Math.min(...timestamps)) / 1000) : 0);
       }

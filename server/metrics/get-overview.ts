@@ -13,7 +13,7 @@ import type { Queue } from "bullmq";
 import { pool } from "@/server/db";
 import { now } from "@/server/clock";
 import { logger } from "@/server/logger";
-import { getFanoutQueue } from "@/server/queues";
+import { fastFanoutBacklog, getFanoutQueue } from "@/server/queues";
 import { getChannelQueue, SENDING_CHANNELS } from "@/server/channels/channel-queues";
 import { OVERVIEW_CHANNELS, OVERVIEW_QUEUES, OVERVIEW_WINDOWS, type Overview, type OverviewChannel, type OverviewQuery } from "@/server/metrics/overview.schema";
 
@@ -102,7 +102,9 @@ async function queueDepths(): Promise<Overview["queues"]> {
     return await Promise.all(
       queues.map(async ([queue, q]) => {
         const counts = await q.getJobCounts("waiting", "prioritized", "active", "delayed", "failed");
-        return { queue, waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0), active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 };
+        // The fan-out queue's fast path waits beside its jobs.
+        const fast = queue === "fanout" ? (await fastFanoutBacklog()).waiting : 0;
+        return { queue, waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + fast, active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 };
       }),
     );
   } catch (error) {

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import { AppError } from "@/server/app-error";
 import { pool, prepared, withTransaction, type Sql } from "@/server/db";
-import { enqueueFanouts } from "@/server/queues";
+import { enqueueFanouts, enqueueFastFanout, takesFastPath } from "@/server/queues";
 import { logger } from "@/server/logger";
 import { signalAdminActivity } from "@/server/realtime/publish";
 import { countMetric } from "@/server/metrics/metrics";
@@ -43,8 +43,11 @@ export async function createTrigger(options: CreateTriggerOptions): Promise<Crea
   if (result.isNew && result.status === 202 && !scheduled) {
     // The fast path: queue the fan-out right after commit. If this fails (Redis down, crash right
     // here), the outbox relay finds the row unfinished after OUTBOX_GRACE_MS and queues it.
-    await enqueueFanouts([{ triggerId: result.body.id as string, priority: result.priority ?? "normal" }]).catch((error: unknown) =>
-      logger.warn({ err: error, triggerId: result.body.id }, "fan-out not queued; the outbox relay will"),
+    const triggerId = result.body.id as string;
+    const priority = result.priority ?? "normal";
+    const fast = takesFastPath({ recipients: Number(result.body.recipients), topic: !Array.isArray(options.input.to) });
+    await (fast ? enqueueFastFanout(triggerId, priority) : enqueueFanouts([{ triggerId, priority }])).catch((error: unknown) =>
+      logger.warn({ err: error, triggerId }, "fan-out not queued; the outbox relay will"),
     );
   }
   // After the job is queued, so the overview's queue depth has it.

@@ -62,8 +62,12 @@ type Recipient = { id: string; name: string | null; email: string | null; phone:
 type Shared = Omit<Notification, "id" | "seq" | "title" | "body" | "actions" | "read" | "seen" | "archived" | "readAt" | "seenAt" | "archivedAt" | "clickedAt">;
 type InboxText = { title: string; body: string; actions: Notification["actions"] };
 
-/** `busy`: asked not to wait (`noWait`), it found every chunked slot taken and did nothing. */
-export type FanOutResult = { inserted: number; status: "completed" | "skipped" | "busy" };
+/**
+ * `busy`: asked not to wait (`noWait`), it found every chunked slot taken and did nothing. `deferred`:
+ * asked for the one statement only (`smallOnly`), the trigger needs more (or another run had claimed
+ * it), and nothing was done.
+ */
+export type FanOutResult = { inserted: number; status: "completed" | "skipped" | "busy" | "deferred" };
 
 /**
  * Materialises a trigger, chunk by chunk (see fanOutNextChunk): routes every recipient on every
@@ -81,6 +85,7 @@ export async function fanOutTrigger(triggerId: string, options: FanOutOptions = 
     // Not claimed: another run took it, or it was cancelled; the usual path finds out which.
     if (done) return done;
   }
+  if (options.smallOnly) return { inserted: 0, status: "deferred" };
   const slot = options.noWait ? chunkedSlots().tryAcquire() : await chunkedSlots().acquire();
   if (!slot) return { inserted: 0, status: "busy" };
   try {
@@ -99,6 +104,8 @@ type FanOutOptions = {
   resumed?: boolean;
   /** When every chunked slot is taken, answer `busy` at once rather than wait (the worker then puts the job back). */
   noWait?: boolean;
+  /** Only a small trigger's one statement (the fast path); anything else answers `deferred`, untouched. */
+  smallOnly?: boolean;
 };
 
 function isFinished(trigger: TriggerRow): boolean {

@@ -32,7 +32,7 @@ export async function relayOutboxBatch(): Promise<number> {
       [env.OUTBOX_GRACE_MS, env.OUTBOX_REDELIVER_MS, BATCH, now()],
     );
     if (rows.length === 0) return 0;
-    const present = await Promise.all(rows.map((r) => fanoutJobExists(r.trigger_id)));
+    const present = await Promise.all(rows.map((r) => fanoutJobExists(r.trigger_id, r.priority)));
     const missing = rows.filter((_, i) => !present[i]);
     const exhausted = missing.filter((r) => r.attempts >= env.OUTBOX_MAX_ATTEMPTS);
     const requeue = missing.filter((r) => r.attempts < env.OUTBOX_MAX_ATTEMPTS);

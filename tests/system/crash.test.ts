@@ -170,6 +170,43 @@ describe("crash safety", { timeout: 150_000 }, () => {
     await expectExactlyOneEach(triggerId, recipients);
   });
 
+  it("a fan-out worker killed while it runs a trigger it took from the fast path: the relay queues it again, exactly one each", async () => {
+    if (fanoutWorkers().length === 0) await system.startPart("fanout");
+    const recipients = [uniqueId("fast0"), uniqueId("fast1"), uniqueId("fast2")];
+    for (const user of recipients) expect((await service.call("PUT", `/api/v1/users/${user}`, { name: user })).status).toBe(200);
+    // The one statement waits for the recipients' rows, so the worker dies with it in flight.
+    const held = await holdRows(db, "SELECT 1 FROM users WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", [recipients]);
+    let triggerId: string;
+    const client = new Redis(redis.url);
+    try {
+      const reply = await service.trigger({ type: "comment", to: recipients, actor: { id: "z", name: "Z" }, data: { excerpt: "hi" } });
+      expect(reply.status).toBe(202);
+      triggerId = reply.body.id as string;
+      await eventually(async () => ((await held.waiters()) > 0 ? true : undefined), 30_000, "the fan-out statement waiting for the held rows");
+      // Taken from the fast path: in no queue now, only in the dying worker's hands.
+      expect(await client.zscore(`${system.redisPrefix}:{fanout}:fast:normal`, triggerId)).toBeNull();
+      expect(await client.keys(`${system.redisPrefix}:bull:*${triggerId}*`)).toEqual([]);
+      for (const worker of fanoutWorkers()) worker.child.kill("SIGKILL");
+      for (const worker of system.processes.filter((p) => p.name.startsWith("fanout"))) await worker.exited;
+      // Its connection dies too (PostgreSQL would otherwise run the statement, which commits by itself,
+      // to the end): the statement is rolled back, and the trigger is in no one's hands.
+      const { rows: ended } = await db.query<{ ok: boolean }>(
+        "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+      );
+      expect(ended).toEqual([{ ok: true }]);
+    } finally {
+      await held.release();
+    }
+    expect((await db.query("SELECT count(*)::int AS n FROM notifications WHERE trigger_id = $1", [triggerId])).rows[0].n).toBe(0);
+    // The relay finds the row not done after OUTBOX_GRACE_MS, and nothing queued: a BullMQ job, an attempt.
+    await eventually(async () => ((await client.keys(`${system.redisPrefix}:bull:*${triggerId}*`)).length > 0 ? true : undefined), 15_000, "the relay's job in BullMQ");
+    client.disconnect();
+    const { rows } = await db.query("SELECT attempts FROM outbox WHERE trigger_id = $1", [triggerId]);
+    expect(rows[0].attempts).toBeGreaterThanOrEqual(1);
+    await system.startPart("fanout");
+    await expectExactlyOneEach(triggerId, recipients);
+  });
+
   it("a web node that cannot reach Redis still accepts durably, and the relay queues what it could not", async () => {
     const lonely = await system.startPart("web", { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, LOG_LEVEL: "fatal" });
     const web = serviceClient(`http://127.0.0.1:${lonely.port}`, system.serviceKey);
