@@ -47,7 +47,7 @@ it("small triggers wait on the fast path, untouched by the relay, and are fanned
     worker.child.kill("SIGTERM");
     await worker.exited;
   }
-  const lows = [];
+  const lows: string[] = [];
   for (let i = 0; i < 4; i++) lows.push(await send({ to: [uniqueId(`low${i}`)], priority: "low", title: `low ${i}` }));
   const urgent = await send({ to: [uniqueId("urgent"), uniqueId("urgent")], priority: "urgent", title: "urgent" });
   // More than FANOUT_ONE_STATEMENT_MAX (64) recipients: a BullMQ job from the start.
@@ -85,7 +85,7 @@ it("small triggers wait on the fast path, untouched by the relay, and are fanned
 
 it("a small trigger of a type with limits is handed from the fast path to BullMQ by the worker, not left to the relay", async () => {
   // `like` has a limit per hour: its fan-out locks rows of its own, so it is not one statement.
-  const ids = [];
+  const ids: string[] = [];
   for (let i = 0; i < 2; i++) {
     ids.push(await send({ type: "like", to: [uniqueId("liked")], target: { type: "post", id: uniqueId("post") } }));
   }
