@@ -62,6 +62,14 @@ const BULL_PRIORITY: Record<Priority, number | undefined> = { urgent: undefined,
 
 export async function enqueueFanouts(triggers: FanoutRequest[], timeoutMs = 2000): Promise<void> {
   if (triggers.length === 0) return;
+  await failFast((queue) => addFanouts(queue, triggers), timeoutMs);
+}
+
+/**
+ * Runs a queueing step on the fan-out queue's connection, or throws at once when Redis is down and
+ * after `timeoutMs` at most, so that a request path can leave the trigger to the outbox relay.
+ */
+async function failFast(run: (queue: Queue<FanoutJob>, redis: RedisClient) => Promise<unknown>, timeoutMs: number): Promise<void> {
   const { queue, redis } = getFanoutQueueEntry();
   if (redis.status !== "ready" && redis.status !== "connecting" && redis.status !== "connect") {
     throw new Error(`Redis is ${redis.status}`);
@@ -71,7 +79,7 @@ export async function enqueueFanouts(triggers: FanoutRequest[], timeoutMs = 2000
     timer = setTimeout(() => reject(new Error(`queueing timed out after ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    await Promise.race([addFanouts(queue, triggers), timeout]);
+    await Promise.race([run(queue, redis), timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -100,19 +108,7 @@ export function takesFastPath(trigger: { recipients: number; topic: boolean }): 
 
 /** Queues a small trigger's fan-out on the fast path; fails fast, as enqueueFanouts does. */
 export async function enqueueFastFanout(triggerId: string, priority: Priority, timeoutMs = 2000): Promise<void> {
-  const { redis } = getFanoutQueueEntry();
-  if (redis.status !== "ready" && redis.status !== "connecting" && redis.status !== "connect") {
-    throw new Error(`Redis is ${redis.status}`);
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`queueing timed out after ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([redis.zadd(fastFanoutKey(priority), "NX", Date.now(), triggerId), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await failFast((_, redis) => redis.zadd(fastFanoutKey(priority), "NX", Date.now(), triggerId), timeoutMs);
 }
 
 export type FastFanout = { triggerId: string; priority: Priority; queuedAt: number };

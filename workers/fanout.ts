@@ -58,7 +58,7 @@ fastRedis?.on("error", () => undefined); // the loop below reports what fails
 
 async function runFast({ triggerId, priority }: FastFanout): Promise<void> {
   try {
-    const result = await fanOutTrigger(triggerId, { noWait: true, smallOnly: true });
+    const result = await fanOutTrigger(triggerId, { smallOnly: true });
     if (result.status !== "deferred") return;
     logger.debug({ triggerId }, "fast-path fan-out handed to the queue: it is more than one statement");
   } catch (error) {

@@ -30,14 +30,20 @@ afterAll(async () => {
 const countsKey = (user: string) => `${system.redisPrefix}:unread:{${user}}`;
 const cachedCounts = async (users: string[]) => (await redis.mget(...users.map(countsKey))).map((v) => decodeCounts(v)?.count ?? null);
 
-it("records each slice's cached part, and completion caches again exactly the part a dead worker left uncached", async () => {
-  const topic = uniqueId("cached");
+/** A topic of 600 subscribers (in id order) and an inbox-only trigger to it, fanned out in full. */
+async function fannedOutTopic(tag: string): Promise<{ topic: string; users: string[]; triggerId: string }> {
+  const topic = uniqueId(tag);
   const users = Array.from({ length: 600 }, (_, i) => `${topic}-u${String(i).padStart(4, "0")}`);
   expect((await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: users })).status).toBe(200);
   const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" }, channels: ["in_app"], broadcastThreshold: 1_000_000 });
   expect(reply.status).toBe(202);
   const triggerId = reply.body.id as string;
   expect(await fanOutTrigger(triggerId)).toEqual({ inserted: 600, status: "completed" });
+  return { topic, users, triggerId };
+}
+
+it("records each slice's cached part, and completion caches again exactly the part a dead worker left uncached", async () => {
+  const { topic, users, triggerId } = await fannedOutTopic("cached");
 
   // A run that lived: every slice cached up to its cursor (the last slice, open-ended, is empty), every count in Redis.
   const { rows: slices } = await db.query<{ idx: number; done: string; cached: string }>(
@@ -74,13 +80,7 @@ it("records each slice's cached part, and completion caches again exactly the pa
 });
 
 it("a resumed sliced fan-out caches again the last chunk of each slice, its users who left the topic too", async () => {
-  const topic = uniqueId("resumed");
-  const users = Array.from({ length: 600 }, (_, i) => `${topic}-u${String(i).padStart(4, "0")}`);
-  expect((await service.call("PUT", `/api/v1/topics/${topic}/subscribers`, { userIds: users })).status).toBe(200);
-  const reply = await service.trigger({ type: "follow", to: { topic }, actor: { id: "star", name: "Star" }, channels: ["in_app"], broadcastThreshold: 1_000_000 });
-  expect(reply.status).toBe(202);
-  const triggerId = reply.body.id as string;
-  expect(await fanOutTrigger(triggerId)).toEqual({ inserted: 600, status: "completed" });
+  const { topic, users, triggerId } = await fannedOutTopic("resumed");
 
   // As if the run had died after every slice's last commit and before caching those chunks: the
   // last chunk of each slice (users 100..199, 300..399, 500..599) is stale in Redis, and the trigger
