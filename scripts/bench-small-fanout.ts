@@ -1,11 +1,12 @@
-// npm run bench:small-fanout [-- --triggers 1500 --rounds 3]
+// npm run bench:small-fanout [-- --triggers 1500 --rounds 3 --batch 16]
 // The fan-out of a small trigger (one recipient) by the fan-out worker's own code, called in this
 // process one trigger after another on a real system (web node for the triggers, PostgreSQL, Redis;
-// no fan-out worker process, no BullMQ), two ways in alternating rounds: one statement
-// (FANOUT_ONE_STATEMENT_MAX=64, the default) and the chunk transaction (=0: load, begin, claim and
-// page, store, commit). Prints per round the wall time, this process's CPU and PostgreSQL's CPU (the
-// backends of the run's database) per trigger. Each round runs in a child process of its own, since
-// the setting is read once per process.
+// no fan-out worker process, no BullMQ), three ways in alternating rounds: the chunk transaction
+// (FANOUT_ONE_STATEMENT_MAX=0: load, begin, claim and page, store, commit), one statement per trigger
+// (=64, the default), and one statement per `--batch` triggers, as the fast path takes them when they
+// wait (fanOutSmallTriggers). Prints per round the wall time, this process's CPU and PostgreSQL's CPU
+// (the backends of the run's database) per trigger. Each round runs in a child process of its own,
+// since the setting is read once per process.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -18,6 +19,7 @@ const { values } = parseArgs({
   options: {
     triggers: { type: "string", default: "1500" },
     rounds: { type: "string", default: "3" },
+    batch: { type: "string", default: "16" },
     child: { type: "boolean", default: false },
   },
 });
@@ -28,8 +30,13 @@ if (!values.child) {
   if (!existsSync(".next/BUILD_ID")) execFileSync("npm", ["run", "build"], { stdio: "inherit" });
   console.log(`== small-trigger fan-out, ${TRIGGERS} one-recipient triggers per round, in this process ==`);
   for (let round = 1; round <= Number(values.rounds); round++) {
-    for (const [label, max] of [["chunk transaction (5 round trips)", "0"], ["one statement (2 round trips)", "64"]] as const) {
-      const child = spawnSync(process.execPath, ["--import", "tsx", "scripts/bench-small-fanout.ts", "--child", "--triggers", String(TRIGGERS)], {
+    const ways = [
+      ["chunk transaction (5 round trips)", "0", "1"],
+      ["one statement (2 round trips)", "64", "1"],
+      [`${values.batch} per statement (2 round trips)`, "64", values.batch],
+    ] as const;
+    for (const [label, max, batch] of ways) {
+      const child = spawnSync(process.execPath, ["--import", "tsx", "scripts/bench-small-fanout.ts", "--child", "--triggers", String(TRIGGERS), "--batch", batch], {
         env: { ...process.env, FANOUT_ONE_STATEMENT_MAX: max, LOG_LEVEL: "error" },
         encoding: "utf8",
       });
@@ -46,7 +53,8 @@ if (!values.child) {
 
 const system = await startSystem({ webNodes: 1, relays: 0, fanoutWorkers: 0, env: { LOG_LEVEL: "error" } });
 const closeServerModules = useSystemInProcess(system);
-const { fanOutTrigger } = await import("../server/notifications/fan-out-trigger");
+const { fanOutTrigger, fanOutSmallTriggers } = await import("../server/notifications/fan-out-trigger");
+const BATCH = Number(values.batch);
 const db = new pg.Pool({ connectionString: system.databaseUrl, max: 1 });
 try {
   const service = serviceClient(system.webUrls[0]!, system.serviceKey);
@@ -65,7 +73,13 @@ try {
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
   let inserted = 0;
-  for (const id of ids.slice(WARM)) inserted += (await fanOutTrigger(id)).inserted;
+  const measured = ids.slice(WARM);
+  if (BATCH === 1) for (const id of measured) inserted += (await fanOutTrigger(id)).inserted;
+  else {
+    for (let i = 0; i < measured.length; i += BATCH) {
+      for (const result of (await fanOutSmallTriggers(measured.slice(i, i + BATCH))).values()) inserted += result.inserted;
+    }
+  }
   const wall = performance.now() - start;
   const cpu = process.cpuUsage(cpuBefore);
   const pgMs = (await backends()) - pgBefore;

@@ -65,6 +65,9 @@ const envSchema = z
     FANOUT_ONE_STATEMENT_MAX: z.coerce.number().int().min(0).max(64).default(64),
     /** Small fresh triggers are queued for the fan-out workers in a sorted set rather than as BullMQ jobs (see queues.ts). */
     FANOUT_FAST_PATH: booleanish.default(true),
+    /** The fast path's statements in flight per fan-out worker; what waits meanwhile is taken together, up to FANOUT_FAST_BATCH per statement. */
+    FANOUT_FAST_STATEMENTS: z.coerce.number().int().min(1).max(64).default(2),
+    FANOUT_FAST_BATCH: z.coerce.number().int().min(1).max(256).default(32),
     /** A topic fan-out above this many recipients is cut into slices of this size that every fan-out worker shares. */
     FANOUT_RANGE_SIZE: z.coerce.number().int().min(1).default(25_000),
     /** How many extra jobs help with one sliced fan-out (on any fan-out worker). */

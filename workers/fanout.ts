@@ -7,7 +7,7 @@ import { createWorkerRedis } from "@/server/redis";
 import { closePublisher } from "@/server/realtime/publish";
 import { closeRedis } from "@/server/redis";
 import { bullPrefix, enqueueFanouts, fanoutJobSchema, popFastFanouts, queueNames, type FanoutJob, type FastFanout } from "@/server/queues";
-import { fanOutTrigger } from "@/server/notifications/fan-out-trigger";
+import { fanOutSmallTriggers, fanOutTrigger, type FanOutResult } from "@/server/notifications/fan-out-trigger";
 import { closeChannelQueues } from "@/server/channels/channel-queues";
 import { logger } from "@/server/logger";
 
@@ -47,53 +47,61 @@ worker.on("ready", () => {
   process.send?.({ type: "ready" });
 });
 
-// The fast path (see queues.ts): small fresh triggers, popped several at a time, up to
-// FANOUT_CONCURRENCY at once beside the BullMQ jobs. What is not one statement, or fails, goes to
-// BullMQ, whose retries and locks it needs; if even that fails, the outbox relay queues it.
+// The fast path (see queues.ts): small fresh triggers, up to FANOUT_FAST_STATEMENTS statements at
+// once beside the BullMQ jobs, each storing what waited when it was taken (up to FANOUT_FAST_BATCH
+// triggers): one at a time while the worker keeps up, more per statement when it falls behind. What
+// is not one statement, or fails, goes to BullMQ, whose retries and locks it needs; if even that
+// fails, the outbox relay queues it.
 let stopping = false;
 let fastInFlight = 0;
 let fastSlotFreed: (() => void) | null = null;
 const fastRedis = env.FANOUT_FAST_PATH ? createWorkerRedis() : null;
 fastRedis?.on("error", () => undefined); // the loop below reports what fails
 
-async function runFast({ triggerId, priority }: FastFanout): Promise<void> {
+async function runFast(fanouts: FastFanout[]): Promise<void> {
+  const triggerIds = fanouts.map((f) => f.triggerId);
+  let results = new Map<string, FanOutResult>();
   try {
-    const result = await fanOutTrigger(triggerId, { smallOnly: true });
-    if (result.status !== "deferred") return;
-    logger.debug({ triggerId }, "fast-path fan-out handed to the queue: it is more than one statement");
+    results = await fanOutSmallTriggers(triggerIds);
   } catch (error) {
-    logger.warn({ err: error, triggerId }, "fast-path fan-out failed; handed to the queue for its retries");
+    logger.warn({ err: error, triggers: triggerIds }, "fast-path fan-out failed; handed to the queue for its retries");
   }
-  await enqueueFanouts([{ triggerId, priority }]).catch((error: unknown) => logger.warn({ err: error, triggerId }, "fan-out not queued; the outbox relay will"));
+  const handed = fanouts.filter((f) => {
+    const status = results.get(f.triggerId)?.status;
+    return status !== "completed" && status !== "skipped";
+  });
+  if (handed.length === 0) return;
+  logger.debug({ triggers: handed.map((f) => f.triggerId) }, "fast-path fan-outs handed to the queue");
+  await enqueueFanouts(handed.map(({ triggerId, priority }) => ({ triggerId, priority }))).catch((error: unknown) =>
+    logger.warn({ err: error, triggers: handed.map((f) => f.triggerId) }, "fan-outs not queued; the outbox relay will"),
+  );
 }
 
 const fastLoop = (async () => {
   if (!fastRedis) return;
   while (!stopping) {
-    const free = env.FANOUT_CONCURRENCY - fastInFlight;
-    if (free <= 0) {
+    if (fastInFlight >= env.FANOUT_FAST_STATEMENTS) {
       await new Promise<void>((resolve) => (fastSlotFreed = resolve));
       continue;
     }
     let taken: FastFanout[];
     try {
       // One second at most, so that a stop is noticed.
-      taken = await popFastFanouts(fastRedis, free, 1);
+      taken = await popFastFanouts(fastRedis, env.FANOUT_FAST_BATCH, 1);
     } catch (error) {
       if (stopping) break;
       logger.error({ err: error }, "fast-path fan-outs not taken; trying again");
       await new Promise((resolve) => setTimeout(resolve, 500));
       continue;
     }
-    for (const fanout of taken) {
-      fastInFlight++;
-      void runFast(fanout).finally(() => {
-        fastInFlight--;
-        const wake = fastSlotFreed;
-        fastSlotFreed = null;
-        wake?.();
-      });
-    }
+    if (taken.length === 0) continue;
+    fastInFlight++;
+    void runFast(taken).finally(() => {
+      fastInFlight--;
+      const wake = fastSlotFreed;
+      fastSlotFreed = null;
+      wake?.();
+    });
   }
   while (fastInFlight > 0) await new Promise<void>((resolve) => (fastSlotFreed = resolve));
 })();

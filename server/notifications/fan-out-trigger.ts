@@ -63,9 +63,9 @@ type Shared = Omit<Notification, "id" | "seq" | "title" | "body" | "actions" | "
 type InboxText = { title: string; body: string; actions: Notification["actions"] };
 
 /**
- * `busy`: asked not to wait (`noWait`), it found every chunked slot taken and did nothing. `deferred`:
- * asked for the one statement only (`smallOnly`), the trigger needs more (or another run had claimed
- * it), and nothing was done.
+ * `busy`: asked not to wait (`noWait`), it found every chunked slot taken and did nothing. `deferred`
+ * (fanOutSmallTriggers): the trigger needs more than one statement, or another run had claimed it,
+ * and nothing was done.
  */
 export type FanOutResult = { inserted: number; status: "completed" | "skipped" | "busy" | "deferred" };
 
@@ -80,12 +80,11 @@ export async function fanOutTrigger(triggerId: string, options: FanOutOptions = 
   const chunkSize = options.chunkSize ?? env.FANOUT_CHUNK_SIZE;
   const trigger = await loadTrigger(triggerId);
   if (!trigger || isFinished(trigger)) return skip(triggerId, trigger, options, chunkSize);
-  if (options.helper === undefined && trigger.small_page && !trigger.aggregate && !trigger.batch && !trigger.limits) {
-    const done = await fanOutSmallTrigger(trigger, inboxRenderer(trigger), trigger.small_page, chunkSize);
+  if (options.helper === undefined && isSmall(trigger)) {
+    const done = await fanOutSmallTrigger(trigger, trigger.small_page!);
     // Not claimed: another run took it, or it was cancelled; the usual path finds out which.
     if (done) return done;
   }
-  if (options.smallOnly) return { inserted: 0, status: "deferred" };
   const slot = options.noWait ? chunkedSlots().tryAcquire() : await chunkedSlots().acquire();
   if (!slot) return { inserted: 0, status: "busy" };
   try {
@@ -104,8 +103,6 @@ type FanOutOptions = {
   resumed?: boolean;
   /** When every chunked slot is taken, answer `busy` at once rather than wait (the worker then puts the job back). */
   noWait?: boolean;
-  /** Only a small trigger's one statement (the fast path); anything else answers `deferred`, untouched. */
-  smallOnly?: boolean;
 };
 
 function isFinished(trigger: TriggerRow): boolean {
@@ -226,25 +223,218 @@ async function fanOutInChunks(trigger: TriggerRow, options: FanOutOptions, chunk
 /**
  * A small trigger (up to FANOUT_ONE_STATEMENT_MAX explicit recipients, no aggregation, batching
  * or limits, which lock rows of their own) not yet started: its recipients came with the trigger,
- * and its whole fan-out is ONE statement outside any transaction (storeChunk, oneShot), two round
+ * and its whole fan-out is ONE statement outside any transaction (storeSmallTriggers), two round
  * trips to PostgreSQL in all instead of five (load, begin, claim and page, store, commit). The
  * keyed pool's connections plan it once, generically. Null when another run had claimed it.
  */
-async function fanOutSmallTrigger(trigger: TriggerRow, renderer: Renderer, recipients: Recipient[], chunkSize: number): Promise<FanOutResult | null> {
+async function fanOutSmallTrigger(trigger: TriggerRow, recipients: Recipient[]): Promise<FanOutResult | null> {
+  const [stored] = await fanOutSmall([{ trigger, renderer: inboxRenderer(trigger), recipients }]);
+  return stored!.claimed ? { inserted: stored!.rows.length, status: "completed" } : null;
+}
+
+/**
+ * The fan-outs of several small triggers (as fanOutTrigger would run each: see fanOutSmallTrigger)
+ * in ONE statement, which the fast path runs on what it pops at once: under load, a batch costs two
+ * round trips to PostgreSQL and two to Redis however many triggers it holds. Per trigger: `completed`,
+ * `skipped` (gone or finished), or `deferred` (it needs more than one statement, or another run had
+ * claimed it: the caller hands it to the usual path). The statement is atomic: if it fails, nothing
+ * of any trigger was stored, and the caller hands them all over.
+ */
+export async function fanOutSmallTriggers(triggerIds: string[]): Promise<Map<string, FanOutResult>> {
+  const results = new Map<string, FanOutResult>();
+  const items: SmallFanOut[] = [];
+  for (const trigger of await loadTriggers(triggerIds)) {
+    if (isFinished(trigger)) results.set(trigger.id, await skip(trigger.id, trigger, {}, env.FANOUT_CHUNK_SIZE));
+    else if (isSmall(trigger)) items.push({ trigger, renderer: inboxRenderer(trigger), recipients: trigger.small_page! });
+    else results.set(trigger.id, { inserted: 0, status: "deferred" });
+  }
+  // Gone (erased, say): nothing to do but mark its outbox row done.
+  for (const id of triggerIds) if (!results.has(id) && !items.some((i) => i.trigger.id === id)) results.set(id, await skip(id, null, {}, env.FANOUT_CHUNK_SIZE));
+  if (items.length === 0) return results;
+  const stored = await fanOutSmall(items);
+  items.forEach(({ trigger }, i) => results.set(trigger.id, stored[i]!.claimed ? { inserted: stored[i]!.rows.length, status: "completed" } : { inserted: 0, status: "deferred" }));
+  return results;
+}
+
+/** Whether a trigger's whole fan-out is one statement (see fanOutSmallTrigger). */
+function isSmall(trigger: TriggerRow): boolean {
+  return trigger.small_page !== null && !trigger.aggregate && !trigger.batch && !trigger.limits;
+}
+
+type SmallFanOut = { trigger: TriggerRow; renderer: Renderer; recipients: Recipient[] };
+type SmallStored = { rows: InsertedRow[]; toSend: DeliveryRef[]; claimed: boolean };
+
+/** Stores small fan-outs in one statement, then caches, publishes and queues what they decided. */
+async function fanOutSmall(items: SmallFanOut[]): Promise<SmallStored[]> {
   const client = await keyedPool().connect();
-  let chunk: Stored;
+  let stored: SmallStored[];
   try {
-    chunk = await retryOnConflict(() => storeChunk(client, trigger, renderer, recipients, { chunkSize, inboxByRead: false, slice: null, cursor: null, oneShot: true }));
+    stored = await retryOnConflict(() => storeSmallTriggers(client, items));
   } finally {
     client.release();
   }
-  if (!chunk.claimed) return null;
-  await publishChunk(renderer.shared, chunk.rows);
-  if (chunk.toSend && chunk.toSend.length > 0) {
-    await enqueueDeliveries(chunk.toSend).catch((error: unknown) => logger.warn({ err: error, triggerId: trigger.id }, "deliveries not queued; the relay will"));
+  await publishChunks(items.map(({ renderer }, i) => ({ shared: renderer.shared, rows: stored[i]!.rows })));
+  const toSend = stored.flatMap((s) => s.toSend);
+  if (toSend.length > 0) {
+    await enqueueDeliveries(toSend).catch((error: unknown) => logger.warn({ err: error, triggers: items.map((i) => i.trigger.id) }, "deliveries not queued; the relay will"));
   }
-  logger.info({ triggerId: trigger.id, inserted: chunk.rows.length }, "fan-out completed");
-  return { inserted: chunk.rows.length, status: "completed" };
+  items.forEach(({ trigger }, i) => stored[i]!.claimed && logger.info({ triggerId: trigger.id, inserted: stored[i]!.rows.length }, "fan-out completed"));
+  return stored;
+}
+
+/**
+ * The whole fan-out of each small trigger (routing as in storeChunk, without the groups, windows and
+ * limits a small one has none of), all of them in ONE statement outside any transaction. Its first
+ * step claims each trigger (accepted, no cursor yet: the row lock makes a second run wait, then find
+ * it taken) and every write of a trigger depends on its claim, so one taken by another run or
+ * cancelled meanwhile stores nothing and answers `claimed: false`. A recipient of several triggers
+ * takes a seq for each, in the order of the triggers' acceptance; their user rows are upserted
+ * once each, in id order, like every writer of user rows.
+ */
+async function storeSmallTriggers(client: Sql, items: SmallFanOut[]): Promise<SmallStored[]> {
+  const at = now();
+  const t = { id: [] as string[], n: [] as number[], version: [] as (number | null)[], type: [] as string[], category: [] as string[], priority: [] as string[], actor: [] as (string | null)[], actors: [] as string[], actorCount: [] as number[], target: [] as (string | null)[], data: [] as string[], expiresAt: [] as (string | null)[], createdAt: [] as Date[] };
+  const page = { t: [] as number[], user: [] as string[], inc: [] as number[] };
+  const fresh = { t: [] as number[], user: [] as string[], text: [] as number[], id: [] as string[] };
+  const others = { t: [] as number[], user: [] as string[], channel: [] as string[], status: [] as string[], reason: [] as (string | null)[], deliverAt: [] as (Date | null)[] };
+  const texts: InboxText[] = [];
+  const toSend: DeliveryRef[][] = [];
+  // In the order of acceptance, which is the order of the seqs a recipient of several takes.
+  const order = items.map((_, i) => i).sort((a, b) => items[a]!.trigger.created_at.getTime() - items[b]!.trigger.created_at.getTime());
+  for (const [i, { trigger, renderer, recipients }] of items.entries()) {
+    const idx = order.indexOf(i) + 1;
+    const decisions = await decideChunk(trigger, recipients, at);
+    const inbox = recipients.filter((r) => decisions.get(r.id)!.get("in_app")?.action === "send");
+    const rendered = await Promise.all(inbox.map((r) => renderer.text(r)));
+    // Distinct texts are sent once; each notification points at its text.
+    const textIndex = new Map<InboxText, number>();
+    rendered.forEach((text, k) => {
+      let pos = textIndex.get(text);
+      if (pos === undefined) textIndex.set(text, (pos = texts.push(text)));
+      fresh.t.push(idx);
+      fresh.user.push(inbox[k]!.id);
+      fresh.text.push(pos);
+      // UUIDv7 made here: cheaper than one call per row in PostgreSQL (which draws from the OS each time).
+      fresh.id.push(fastUuidV7());
+    });
+    const inboxIds = new Set(inbox.map((r) => r.id));
+    const sends: DeliveryRef[] = [];
+    for (const r of recipients) {
+      page.t.push(idx);
+      page.user.push(r.id);
+      page.inc.push(inboxIds.has(r.id) ? 1 : 0);
+      for (const [channel, decision] of decisions.get(r.id)!) {
+        if (channel === "in_app" && decision.action === "send") continue;
+        const status = statusOf(decision);
+        others.t.push(idx);
+        others.user.push(r.id);
+        others.channel.push(channel);
+        others.status.push(status);
+        others.reason.push("reason" in decision ? decision.reason : null);
+        others.deliverAt.push(decision.action === "defer" ? decision.until : null);
+        if (status === "queued" && isSendingChannel(channel)) sends.push({ triggerId: trigger.id, userId: r.id, channel, priority: trigger.priority as Priority });
+      }
+    }
+    toSend.push(sends);
+  }
+  for (const i of order) {
+    const { trigger, renderer, recipients } = items[i]!;
+    const shared = renderer.shared;
+    t.id.push(trigger.id);
+    t.n.push(recipients.length);
+    t.version.push(trigger.title === null && trigger.templates.in_app ? trigger.template_version : null);
+    t.type.push(shared.type);
+    t.category.push(shared.category);
+    t.priority.push(shared.priority);
+    t.actor.push(shared.actor ? JSON.stringify(shared.actor) : null);
+    t.actors.push(JSON.stringify(shared.actors));
+    t.actorCount.push(shared.actorCount);
+    t.target.push(shared.target ? JSON.stringify(shared.target) : null);
+    t.data.push(JSON.stringify(shared.data));
+    t.expiresAt.push(shared.expiresAt);
+    t.createdAt.push(trigger.created_at);
+  }
+  const { rows } = await client.query<{ t: string; id: string | null; user_id: string; seq: number; unread_count: number; unseen_count: number; text_idx: number }>(
+    prepared(
+      `/* small triggers */ WITH trig AS (
+         SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::int[],
+                              $10::jsonb[], $11::jsonb[], $12::timestamptz[], $13::timestamptz[])
+                  WITH ORDINALITY AS t(id, n, template_version, type, category, priority, actor, actors, actor_count, target, data, expires_at, created_at, i)
+       ), claim AS (
+         UPDATE triggers x SET fanout_cursor = t.n::text, fanout_count = x.fanout_count + t.n, template_version = t.template_version,
+                status = 'completed', completed_at = now()
+           FROM trig t WHERE x.id = t.id AND x.status = 'accepted' AND x.fanout_cursor IS NULL
+         RETURNING t.i
+       ), page AS (
+         -- One row per user however many of the triggers reach them: an upsert may touch a row once.
+         SELECT p.user_id, sum(p.inc)::int AS inc FROM unnest($14::int[], $15::text[], $16::int[]) AS p(t, user_id, inc)
+          WHERE p.t IN (SELECT i FROM claim) GROUP BY p.user_id
+       ), bumped AS (
+         -- In id order, like every writer of user rows; only who takes a seq, and unknown recipients
+         -- (created). A join, not NOT EXISTS (see storeChunk).
+         INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
+         SELECT page.user_id, page.inc, page.inc, page.inc FROM page LEFT JOIN users x ON x.id = page.user_id
+          WHERE page.inc > 0 OR x.id IS NULL ORDER BY page.user_id
+         ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + excluded.last_seq, unread_count = u.unread_count + excluded.unread_count,
+                                        unseen_count = u.unseen_count + excluded.unseen_count
+         RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
+       ), fresh AS (
+         -- A user's notifications of this batch take their seqs in the triggers' order; the counts
+         -- each carries are the user's once it was stored.
+         SELECT f.t, f.user_id, f.text_idx, f.nid, b.last_seq - f.later AS seq,
+                (b.unread_count - f.later)::int AS unread_count, (b.unseen_count - f.later)::int AS unseen_count
+           FROM (SELECT n.*, row_number() OVER (PARTITION BY n.user_id ORDER BY n.t DESC) - 1 AS later
+                   FROM unnest($17::int[], $18::text[], $19::int[], $20::uuid[]) AS n(t, user_id, text_idx, nid)
+                  WHERE n.t IN (SELECT i FROM claim)) f
+           JOIN bumped b ON b.id = f.user_id
+       ), inserted AS (
+         INSERT INTO notifications (id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count,
+                                    target, actions, data, seq, expires_at, created_at, sort_at, updated_at)
+         SELECT f.nid, f.user_id, t.id, t.type, t.category, t.priority, ($21::text[])[f.text_idx], ($22::text[])[f.text_idx], t.actor, t.actors,
+                t.actor_count, t.target, ($23::jsonb[])[f.text_idx], t.data, f.seq, t.expires_at, t.created_at, t.created_at, t.created_at
+           FROM fresh f JOIN trig t ON t.i = f.t
+       ), changes AS (
+         INSERT INTO notification_changes (user_id, seq, kind, notification_id, notification_at, at)
+         SELECT f.user_id, f.seq, 'new', f.nid, t.created_at, t.created_at FROM fresh f JOIN trig t ON t.i = f.t
+       ), decided AS (
+         INSERT INTO deliveries (trigger_id, user_id, channel, status, reason, deliver_at, template_version, created_at, enqueued_at)
+         SELECT t.id, d.user_id, d.channel, d.status, d.reason, d.deliver_at, t.template_version, t.created_at,
+                CASE WHEN d.status = 'queued' AND d.channel = ANY($30::text[]) THEN now() END
+           FROM unnest($24::int[], $25::text[], $26::text[], $27::text[], $28::text[], $29::timestamptz[]) AS d(t, user_id, channel, status, reason, deliver_at)
+           JOIN trig t ON t.i = d.t
+          WHERE d.t IN (SELECT i FROM claim)
+       ), done AS (
+         UPDATE outbox o SET done_at = now() FROM trig t WHERE o.trigger_id = t.id AND o.done_at IS NULL AND t.i IN (SELECT i FROM claim)
+       )
+       SELECT f.t::int, f.nid AS id, f.user_id, f.seq, f.unread_count, f.unseen_count, f.text_idx FROM fresh f
+       UNION ALL
+       -- Each claim's marker row: no user.
+       SELECT i::int, NULL, NULL, NULL, NULL, NULL, NULL FROM claim`,
+      [
+        t.id, t.n, t.version, t.type, t.category, t.priority, t.actor, t.actors, t.actorCount, t.target, t.data, t.expiresAt, t.createdAt,
+        page.t, page.user, page.inc,
+        fresh.t, fresh.user, fresh.text, fresh.id,
+        texts.map((x) => x.title), texts.map((x) => x.body), texts.map((x) => JSON.stringify(x.actions)),
+        others.t, others.user, others.channel, others.status, others.reason, others.deliverAt,
+        SENDING_CHANNELS,
+      ],
+    ),
+  );
+  return items.map(({ trigger }, i) => {
+    const idx = order.indexOf(i) + 1;
+    const mine = rows.filter((r) => Number(r.t) === idx);
+    const claimed = mine.some((r) => r.user_id === null);
+    if (!claimed) return { rows: [], toSend: [], claimed };
+    const stored = mine.filter((r) => r.user_id !== null);
+    const inbox = fresh.t.filter((x) => x === idx).length;
+    // The statement has committed: what it stored is still cached and published.
+    if (stored.length !== inbox) logger.error({ triggerId: trigger.id, stored: stored.length, inbox }, "fan-out stored fewer notifications than decided");
+    return {
+      rows: stored.map(({ t: _, text_idx, ...r }) => ({ ...r, id: r.id!, text: texts[text_idx - 1]! })),
+      toSend: toSend[i]!,
+      claimed,
+    };
+  });
 }
 
 /** Runs chunks until there is no more work for this caller; answers how many notifications it stored. */
@@ -489,7 +679,7 @@ async function fanOutNextChunk(
     const { slice, cursor } = claimed;
     if (routesInAppInSql(trigger, renderer, inboxByRead)) return await fanOutInAppChunk(client, trigger, renderer, chunkSize, slice, cursor);
     const recipients = claimed.recipients ?? (await pageRecipients(client, trigger, cursor, chunkSize, slice?.upto ?? null));
-    const chunk = await storeChunk(client, trigger, renderer, recipients, { chunkSize, inboxByRead, slice, cursor, oneShot: false });
+    const chunk = await storeChunk(client, trigger, renderer, recipients, { chunkSize, inboxByRead, slice, cursor });
     await client.query("COMMIT");
     return chunk;
   } catch (error) {
@@ -502,30 +692,23 @@ async function fanOutNextChunk(
 
 /** The part of a slice a chunk covered, from the cursor it started at to the one it committed. */
 type SlicePart = { idx: number; from: string; to: string };
-type Stored = { rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[]; claimed?: boolean; part?: SlicePart };
+type Stored = { rows: InsertedRow[]; isLast: boolean; toSend?: DeliveryRef[]; part?: SlicePart };
 
 /**
- * Steps 3 and 4 of a chunk (see fanOutNextChunk). `oneShot`: the whole fan-out of a small trigger as
- * ONE statement outside any transaction (see fanOutSmallTrigger). Its first step claims the trigger
- * (accepted, no cursor yet: the row lock makes a second delivery of the job wait, then find it taken)
- * and every write depends on that claim, so a trigger taken by another run or cancelled meanwhile
- * stores nothing and answers `claimed: false`.
+ * Steps 3 and 4 of a chunk (see fanOutNextChunk), inside its transaction.
  */
 async function storeChunk(
   client: Sql,
   trigger: TriggerRow,
   renderer: Renderer,
   recipients: Recipient[],
-  { chunkSize, inboxByRead, slice, cursor, oneShot }: { chunkSize: number; inboxByRead: boolean; slice: Slice | null; cursor: string | null; oneShot: boolean },
+  { chunkSize, inboxByRead, slice, cursor }: { chunkSize: number; inboxByRead: boolean; slice: Slice | null; cursor: string | null },
 ): Promise<Stored> {
   {
     // Sliced: the last chunk of this slice (other slices may remain; the caller asks for more).
-    // One statement stores the whole list, whatever the chunk size.
-    const isLast = oneShot || recipients.length < chunkSize || (slice?.upto != null && recipients.at(-1)?.id === slice.upto);
+    const isLast = recipients.length < chunkSize || (slice?.upto != null && recipients.at(-1)?.id === slice.upto);
     const nextCursor =
       trigger.topic_key === null ? String(Number(cursor ?? 0) + recipients.length) : (recipients.at(-1)?.id ?? cursor);
-    // Only who takes part in the claim: in a one-shot statement every write waits for it.
-    const ifClaimed = oneShot ? " AND EXISTS (SELECT 1 FROM claim)" : "";
 
     const at = now();
     const decisions = await decideChunk(trigger, recipients, at);
@@ -600,16 +783,7 @@ async function storeChunk(
     const { rows } = await client.query<Omit<InsertedRow, "text" | "group"> & { idx: number; updated: boolean; sort_at: Date }>(
       prepared(
       // A small trigger's statement is planned once (see begin) and cached apart from the big one's.
-      `${oneShot ? "/* one shot */ " : genericPlans(trigger) ? "/* generic */ " : ""}WITH ${
-        oneShot
-          ? `claim AS (
-         UPDATE triggers SET fanout_cursor = $27, fanout_count = fanout_count + cardinality($2::text[]), template_version = $21,
-                status = CASE WHEN $28::boolean THEN 'completed' ELSE 'processing' END, completed_at = CASE WHEN $28::boolean THEN now() END
-          WHERE id = $1::uuid AND status = 'accepted' AND fanout_cursor IS NULL AND $39::int IS NULL
-         RETURNING id
-       ), `
-          : ""
-      }page AS (
+      `${genericPlans(trigger) ? "/* generic */ " : ""}WITH page AS (
          SELECT * FROM unnest($2::text[], $3::int[], $4::int[], $5::int[]) AS p(id, seq_inc, unread_inc, unseen_inc)
        ), texts AS (
          SELECT * FROM unnest($6::int[], $7::text[], $40::uuid[]) AS t(idx, user_id, nid)
@@ -622,7 +796,7 @@ async function storeChunk(
          -- latter became a hashed subplan reading every user, for every trigger, for as long as
          -- the connection kept that plan. The join probes the users' index once per recipient.
          SELECT page.id, seq_inc, unread_inc, unseen_inc FROM page LEFT JOIN users x ON x.id = page.id
-          WHERE (seq_inc > 0 OR x.id IS NULL)${ifClaimed} ORDER BY page.id
+          WHERE (seq_inc > 0 OR x.id IS NULL) ORDER BY page.id
          ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + excluded.last_seq, unread_count = u.unread_count + excluded.unread_count,
                                         unseen_count = u.unseen_count + excluded.unseen_count
          RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
@@ -674,14 +848,8 @@ ${
          SELECT $1::uuid, d.user_id, d.channel, d.status, d.reason, d.deliver_at, $21, $20::timestamptz,
                 CASE WHEN d.status = 'queued' AND d.channel = ANY($29::text[]) THEN now() END, d.batch_id
            FROM unnest($22::text[], $23::text[], $24::text[], $25::text[], $26::timestamptz[], $38::bigint[]) AS d(user_id, channel, status, reason, deliver_at, batch_id)
-          WHERE true${ifClaimed}
        ), progress AS (${
-         oneShot
-           ? `
-         SELECT 1
-       ), done AS (
-         UPDATE outbox SET done_at = now() WHERE trigger_id = $1::uuid AND done_at IS NULL AND $28::boolean${ifClaimed}`
-           : slice
+         slice
            ? `
          UPDATE fanout_ranges SET cursor = $27, count = count + cardinality($2::text[]), done_at = CASE WHEN $28::boolean THEN now() END
           WHERE trigger_id = $1::uuid AND idx = $39::int
@@ -700,12 +868,7 @@ ${
          FROM inserted i JOIN bumped b ON b.id = i.user_id JOIN texts t ON t.user_id = i.user_id
        UNION ALL
        SELECT u.id, u.user_id, u.seq, b.unread_count, b.unseen_count, u.idx, true, u.sort_at
-         FROM updated u JOIN bumped b ON b.id = u.user_id${
-           // The claim's marker row: no user.
-           oneShot ? `
-       UNION ALL
-       SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM claim` : ""
-         }`,
+         FROM updated u JOIN bumped b ON b.id = u.user_id`,
       [
         trigger.id,
         recipients.map((r) => r.id),
@@ -750,26 +913,17 @@ ${
         fresh.map(() => fastUuidV7()),
       ]),
     );
-    const claimed = !oneShot || rows.some((r) => r.user_id === null);
-    if (!claimed) return { rows: [], isLast: true, claimed };
-    const stored = oneShot ? rows.filter((r) => r.user_id !== null) : rows;
-    if (stored.length !== inbox.length) {
-      const error = new Error(`fan-out chunk stored ${stored.length} of ${inbox.length} inbox notifications`);
-      // Before COMMIT this rolls the chunk back; one statement has committed already, so what it
-      // stored is still cached and published.
-      if (!oneShot) throw error;
-      logger.error({ err: error, triggerId: trigger.id }, "fan-out stored fewer notifications than decided");
-    }
+    // Before COMMIT: this rolls the chunk back.
+    if (rows.length !== inbox.length) throw new Error(`fan-out chunk stored ${rows.length} of ${inbox.length} inbox notifications`);
     const toSend: DeliveryRef[] = [];
     others.channel.forEach((channel, i) => {
       if (others.status[i] === "queued" && isSendingChannel(channel)) toSend.push({ triggerId: trigger.id, userId: others.user[i]!, channel, priority: trigger.priority as Priority });
     });
     return {
-      rows: stored.map(({ updated, sort_at, idx, ...r }) => ({ ...r, text: distinct[idx - 1]!, ...(updated ? { group: { ...joined.get(r.user_id)!, sortAt: sort_at } } : {}) })),
+      rows: rows.map(({ updated, sort_at, idx, ...r }) => ({ ...r, text: distinct[idx - 1]!, ...(updated ? { group: { ...joined.get(r.user_id)!, sortAt: sort_at } } : {}) })),
       // A sliced chunk never ends the caller's loop: the next one looks for another free slice.
       isLast: slice ? false : isLast,
       toSend,
-      claimed,
       ...(slice ? { part: { idx: slice.idx, from: cursor ?? slice.after, to: nextCursor ?? cursor ?? slice.after } } : {}),
     };
   }
@@ -1109,7 +1263,12 @@ async function recacheSlices(trigger: TriggerRow, chunkSize: number): Promise<vo
 }
 
 async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
-  // Keyed: found by its key, with a small page at most, planned once per connection.
+  return (await loadTriggers([triggerId]))[0] ?? null;
+}
+
+/** Triggers by id, in one round trip (those that exist). */
+async function loadTriggers(triggerIds: string[]): Promise<TriggerRow[]> {
+  // Keyed: found by their keys, with a small page at most, planned once per connection.
   const { rows } = await keyedPool().query<TriggerRow>(prepared(
     `SELECT t.id, t.type, t.recipient_ids, t.topic_key, t.recipients, t.broadcast_threshold, t.actor, t.target, t.data, t.title, t.body, t.actions, t.priority, t.channels,
             t.expires_at, t.status, t.created_at,
@@ -1127,11 +1286,11 @@ async function loadTrigger(triggerId: string): Promise<TriggerRow | null> {
                  FROM unnest(t.recipient_ids) WITH ORDINALITY AS p(id, n) LEFT JOIN users u ON u.id = p.id)
             END AS small_page
        FROM triggers t LEFT JOIN notification_types nt ON nt.key = t.type
-      WHERE t.id = $1::uuid`,
+      WHERE t.id = ANY($1::uuid[])`,
     // Up to this many explicit recipients, a fresh trigger's fan-out is one statement (fanOutSmallTrigger).
-    [triggerId, env.FANOUT_ONE_STATEMENT_MAX, env.PUSH_DEVICE_ACTIVE_DAYS],
+    [triggerIds, env.FANOUT_ONE_STATEMENT_MAX, env.PUSH_DEVICE_ACTIVE_DAYS],
   ));
-  return rows[0] ?? null;
+  return rows;
 }
 
 /**
@@ -1170,41 +1329,50 @@ async function broadcast(trigger: TriggerRow, renderer: Renderer): Promise<numbe
  * Answers whether every count was cached.
  */
 async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<boolean> {
-  if (rows.length === 0) return true;
+  return publishChunks([{ shared, rows }]);
+}
+
+/** publishChunk for the chunks of several triggers: one round trip to Redis for all of them. */
+async function publishChunks(chunks: { shared: Shared; rows: InsertedRow[] }[]): Promise<boolean> {
+  const all = chunks.flatMap((c) => c.rows);
+  if (all.length === 0) return true;
   signalAdminActivity();
-  const updated = rows.filter((r) => r.group).length;
-  countMetric("notify_notifications_created_total", {}, rows.length - updated);
-  countMetric("notify_notifications_updated_total", {}, updated);
-  const acceptedAt = Date.parse(shared.createdAt);
-  observeMetric("notify_trigger_to_stored_seconds", {}, (Date.now() - acceptedAt) / 1000, rows.length);
   // Both at once: one round trip to Redis instead of two in a row.
   const [cached, onlineIds] = await Promise.all([
-    cacheCounts(rows.map((r) => ({ userId: r.user_id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.seq } }))),
-    filterOnline(rows.map((r) => r.user_id)),
+    cacheCounts(all.map((r) => ({ userId: r.user_id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.seq } }))),
+    filterOnline([...new Set(all.map((r) => r.user_id))]),
   ]);
   const online = new Set(onlineIds);
-  let published = 0;
-  for (const row of rows) {
-    if (!online.has(row.user_id)) continue;
-    const group = row.group;
-    const notification: Notification = {
-      ...shared,
-      ...row.text,
-      ...(group ? { actors: group.actors, actorCount: group.actorCount, createdAt: group.createdAt.toISOString(), sortAt: group.sortAt.toISOString() } : {}),
-      id: row.id,
-      seq: Number(row.seq),
-      read: false,
-      seen: false,
-      archived: false,
-      readAt: null,
-      seenAt: null,
-      archivedAt: null,
-      clickedAt: null,
-    };
-    publishToUser(row.user_id, group ? "notification:updated" : "notification:new", notification);
-    publishToUser(row.user_id, "unread_count", { count: row.unread_count, unseen: row.unseen_count, seq: Number(row.seq) });
-    published++;
+  for (const { shared, rows } of chunks) {
+    if (rows.length === 0) continue;
+    const updated = rows.filter((r) => r.group).length;
+    countMetric("notify_notifications_created_total", {}, rows.length - updated);
+    countMetric("notify_notifications_updated_total", {}, updated);
+    const acceptedAt = Date.parse(shared.createdAt);
+    observeMetric("notify_trigger_to_stored_seconds", {}, (Date.now() - acceptedAt) / 1000, rows.length);
+    let published = 0;
+    for (const row of rows) {
+      if (!online.has(row.user_id)) continue;
+      const group = row.group;
+      const notification: Notification = {
+        ...shared,
+        ...row.text,
+        ...(group ? { actors: group.actors, actorCount: group.actorCount, createdAt: group.createdAt.toISOString(), sortAt: group.sortAt.toISOString() } : {}),
+        id: row.id,
+        seq: Number(row.seq),
+        read: false,
+        seen: false,
+        archived: false,
+        readAt: null,
+        seenAt: null,
+        archivedAt: null,
+        clickedAt: null,
+      };
+      publishToUser(row.user_id, group ? "notification:updated" : "notification:new", notification);
+      publishToUser(row.user_id, "unread_count", { count: row.unread_count, unseen: row.unseen_count, seq: Number(row.seq) });
+      published++;
+    }
+    observeMetric("notify_trigger_to_socket_seconds", {}, (Date.now() - acceptedAt) / 1000, published);
   }
-  observeMetric("notify_trigger_to_socket_seconds", {}, (Date.now() - acceptedAt) / 1000, published);
   return cached;
 }

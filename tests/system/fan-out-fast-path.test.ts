@@ -41,11 +41,15 @@ async function send(body: Record<string, unknown>): Promise<string> {
   return reply.body.id as string;
 }
 
-it("small triggers wait on the fast path, untouched by the relay, and are fanned out urgent first, then oldest first", async () => {
+async function stopFanoutWorkers(): Promise<void> {
   for (const worker of system.processes.filter((p) => p.name.startsWith("fanout"))) {
     worker.child.kill("SIGTERM");
     await worker.exited;
   }
+}
+
+it("small triggers wait on the fast path, untouched by the relay, and are fanned out urgent first, then oldest first", async () => {
+  await stopFanoutWorkers();
   const lows: string[] = [];
   for (let i = 0; i < 4; i++) lows.push(await send({ to: [uniqueId(`low${i}`)], priority: "low", title: `low ${i}` }));
   const urgent = await send({ to: [uniqueId("urgent"), uniqueId("urgent")], priority: "urgent", title: "urgent" });
@@ -71,7 +75,8 @@ it("small triggers wait on the fast path, untouched by the relay, and are fanned
   const scores = new Map(await Promise.all(lows.map(async (id) => [id, Number(await client.zscore(fastKey("low"), id))] as const)));
   const lowOrder = [...lows].sort((a, b) => scores.get(a)! - scores.get(b)! || (a < b ? -1 : 1));
 
-  await system.startPart("fanout");
+  // One trigger per statement, one statement at a time: the order they are taken in is the order they complete in.
+  await system.startPart("fanout", { FANOUT_FAST_BATCH: "1", FANOUT_FAST_STATEMENTS: "1" });
   const ids = [urgent, ...lows, big];
   await eventually(async () => {
     const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM triggers WHERE id = ANY($1::uuid[]) AND status = 'completed'", [ids]);
@@ -99,4 +104,23 @@ it("a small trigger of a type with limits is handed from the fast path to BullMQ
   );
   // Done well within OUTBOX_GRACE_MS: the relay never had to queue them (that would count an attempt).
   expect(rows).toEqual([{ attempts: 0, n: 1 }, { attempts: 0, n: 1 }]);
+});
+
+it("takes what waits together: one statement for the triggers that waited, and a trigger it cannot do so is handed to BullMQ", async () => {
+  await stopFanoutWorkers();
+  const waiting: string[] = [];
+  for (let i = 0; i < 5; i++) waiting.push(await send({ to: [uniqueId(`batched${i}`), uniqueId(`batched${i}`)], title: `batched ${i}` }));
+  const limited = await send({ type: "like", to: [uniqueId("liked")], target: { type: "post", id: uniqueId("post") } });
+  await system.startPart("fanout", { FANOUT_FAST_BATCH: "32", FANOUT_FAST_STATEMENTS: "2" });
+  for (const id of [...waiting, limited]) await eventually(async () => ((await service.status(id)).body.status === "completed" ? true : undefined), 15_000, "completed");
+  // A statement's writes share its transaction's time: one time for all five, so one statement.
+  const { rows: batches } = await db.query<{ n: number }>("SELECT count(DISTINCT completed_at)::int AS n FROM triggers WHERE id = ANY($1::uuid[])", [waiting]);
+  expect(batches[0]!.n).toBe(1);
+  const { rows } = await db.query<{ trigger_id: string; attempts: number; n: number }>(
+    "SELECT o.trigger_id, o.attempts, (SELECT count(*)::int FROM notifications n WHERE n.trigger_id = o.trigger_id) AS n FROM outbox o WHERE o.trigger_id = ANY($1::uuid[]) AND o.done_at IS NOT NULL",
+    [[...waiting, limited]],
+  );
+  expect(Object.fromEntries(rows.map((r) => [r.trigger_id, [r.n, r.attempts]]))).toEqual(
+    Object.fromEntries([...waiting.map((id) => [id, [2, 0]]), [limited, [1, 0]]]),
+  );
 });

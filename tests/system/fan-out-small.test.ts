@@ -113,3 +113,86 @@ describe("a small trigger's one-statement fan-out", () => {
     for (const row of rows) expect(row.last_seq).toBe(0);
   });
 });
+
+describe("small triggers taken together (the fast path's batches)", () => {
+  const trigger = async (type: string, to: string[]) => {
+    const reply = await service.trigger({ type, to, actor: { id: "ann", name: "Ann" }, target: { type: "post", id: "1", url: "/posts/1" }, data: { excerpt: "Hi" } });
+    expect(reply.status).toBe(202);
+    return reply.body.id as string;
+  };
+
+  it("stores several in one statement: a recipient of several takes a seq for each, in the order they were accepted", async () => {
+    const { fanOutSmallTriggers } = await import("@/server/notifications/fan-out-trigger");
+    const ann = uniqueId("ann");
+    const bob = uniqueId("bob");
+    const newcomer = uniqueId("new");
+    for (const userId of [ann, bob]) expect((await service.call("PUT", `/api/v1/users/${userId}`, { name: "Someone" })).status).toBe(200);
+    const first = await trigger("comment", [ann, bob]);
+    const second = await trigger("comment", [ann]);
+    const third = await trigger("comment", [newcomer, ann]);
+    // A type with limits needs more than one statement; a finished trigger and an unknown id need none.
+    const limited = await trigger("like", [ann]);
+    const done = await trigger("comment", [bob]);
+    expect((await fanOutTrigger(done)).inserted).toBe(1);
+    const unknown = "01900000-0000-7000-8000-000000000000";
+
+    // Out of order on purpose: the seqs follow acceptance, not the order they were taken in.
+    const results = await fanOutSmallTriggers([third, limited, first, done, unknown, second]);
+    expect(Object.fromEntries(results)).toEqual({
+      [first]: { inserted: 2, status: "completed" },
+      [second]: { inserted: 1, status: "completed" },
+      [third]: { inserted: 2, status: "completed" },
+      [limited]: { inserted: 0, status: "deferred" },
+      [done]: { inserted: 0, status: "skipped" },
+      [unknown]: { inserted: 0, status: "skipped" },
+    });
+    for (const [id, count] of [[first, 2], [second, 1], [third, 2]] as const) {
+      expect(await stored(id)).toMatchObject({ notifications: count, status: "completed", fanout_count: count, outbox_done: true });
+    }
+    expect(await stored(limited)).toMatchObject({ notifications: 0, deliveries: 0, status: "accepted", outbox_done: false });
+
+    const { rows: anns } = await db.query<{ trigger_id: string; seq: number; change_seq: number }>(
+      `SELECT n.trigger_id, n.seq, c.seq AS change_seq FROM notifications n JOIN notification_changes c ON c.notification_id = n.id AND c.kind = 'new'
+        WHERE n.user_id = $1 ORDER BY n.seq`,
+      [ann],
+    );
+    expect(anns).toEqual([
+      { trigger_id: first, seq: 1, change_seq: 1 },
+      { trigger_id: second, seq: 2, change_seq: 2 },
+      { trigger_id: third, seq: 3, change_seq: 3 },
+    ]);
+    const { rows: users } = await db.query<{ id: string; last_seq: number; unread_count: number; unseen_count: number }>(
+      "SELECT id, last_seq, unread_count, unseen_count FROM users WHERE id = ANY($1) ORDER BY id",
+      [[ann, bob, newcomer]],
+    );
+    expect(Object.fromEntries(users.map(({ id, ...u }) => [id, u]))).toEqual({
+      [ann]: { last_seq: 3, unread_count: 3, unseen_count: 3 },
+      [bob]: { last_seq: 2, unread_count: 2, unseen_count: 2 },
+      [newcomer]: { last_seq: 1, unread_count: 1, unseen_count: 1 },
+    });
+    // The cache holds each user's latest counts, whatever order the batch wrote them in.
+    const { decodeCounts } = await import("@/server/notifications/counts-format");
+    const { countsKey } = await import("@/server/notifications/unread-counts");
+    const { getRedis } = await import("@/server/redis");
+    const cached = (await getRedis().mget(countsKey(ann), countsKey(bob), countsKey(newcomer))).map((v) => decodeCounts(v));
+    expect(cached).toEqual([
+      { seq: 3, count: 3, unseen: 3 },
+      { seq: 2, count: 2, unseen: 2 },
+      { seq: 1, count: 1, unseen: 1 },
+    ]);
+  });
+
+  it("stores nothing of a trigger cancelled while the statement waits, and the rest of the batch as usual", async () => {
+    const { fanOutSmallTriggers } = await import("@/server/notifications/fan-out-trigger");
+    const cancelled = await smallTrigger();
+    const kept = await smallTrigger();
+    const lock = await holdTrigger(cancelled.id);
+    const run = fanOutSmallTriggers([cancelled.id, kept.id]);
+    await lock.waiting(1).finally(() => lock.release("UPDATE triggers SET status = 'cancelled' WHERE id = $1"));
+    expect(Object.fromEntries(await run)).toEqual({ [cancelled.id]: { inserted: 0, status: "deferred" }, [kept.id]: { inserted: 3, status: "completed" } });
+    expect(await stored(cancelled.id)).toMatchObject({ notifications: 0, deliveries: 0, status: "cancelled", fanout_count: 0 });
+    expect(await stored(kept.id)).toMatchObject({ notifications: 3, status: "completed", fanout_count: 3, outbox_done: true });
+    const { rows } = await db.query<{ id: string }>("SELECT id FROM users WHERE id = $1", [cancelled.unknown]);
+    expect(rows).toEqual([]);
+  });
+});
