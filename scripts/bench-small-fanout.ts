@@ -1,5 +1,5 @@
-// npm run bench:small-fanout [-- --triggers 1500 --rounds 3 --batch 16]
-// The fan-out of a small trigger (one recipient) by the fan-out worker's own code, called in this
+// npm run bench:small-fanout [-- --triggers 1500 --rounds 3 --batch 16 --recipients 1]
+// The fan-out of a small trigger (one recipient, or `--recipients` of 500 users) by the fan-out worker's own code, called in this
 // process one trigger after another on a real system (web node for the triggers, PostgreSQL, Redis;
 // no fan-out worker process, no BullMQ), three ways in alternating rounds: the chunk transaction
 // (FANOUT_ONE_STATEMENT_MAX=0: load, begin, claim and page, store, commit), one statement per trigger
@@ -20,15 +20,17 @@ const { values } = parseArgs({
     triggers: { type: "string", default: "1500" },
     rounds: { type: "string", default: "3" },
     batch: { type: "string", default: "16" },
+    recipients: { type: "string", default: "1" },
     child: { type: "boolean", default: false },
   },
 });
 const TRIGGERS = Number(values.triggers);
+const RECIPIENTS = Number(values.recipients);
 const WARM = 200;
 
 if (!values.child) {
   if (!existsSync(".next/BUILD_ID")) execFileSync("npm", ["run", "build"], { stdio: "inherit" });
-  console.log(`== small-trigger fan-out, ${TRIGGERS} one-recipient triggers per round, in this process ==`);
+  console.log(`== small-trigger fan-out, ${TRIGGERS} triggers of ${RECIPIENTS} recipient(s) per round, in this process ==`);
   for (let round = 1; round <= Number(values.rounds); round++) {
     const ways = [
       ["chunk transaction (5 round trips)", "0", "1"],
@@ -36,7 +38,7 @@ if (!values.child) {
       [`${values.batch} per statement (2 round trips)`, "64", values.batch],
     ] as const;
     for (const [label, max, batch] of ways) {
-      const child = spawnSync(process.execPath, ["--import", "tsx", "scripts/bench-small-fanout.ts", "--child", "--triggers", String(TRIGGERS), "--batch", batch], {
+      const child = spawnSync(process.execPath, ["--import", "tsx", "scripts/bench-small-fanout.ts", "--child", "--triggers", String(TRIGGERS), "--batch", batch, "--recipients", String(RECIPIENTS)], {
         env: { ...process.env, FANOUT_ONE_STATEMENT_MAX: max, LOG_LEVEL: "error" },
         encoding: "utf8",
       });
@@ -60,7 +62,7 @@ try {
   const service = serviceClient(system.webUrls[0]!, system.serviceKey);
   const ids: string[] = [];
   for (let i = 0; i < TRIGGERS + WARM; i++) {
-    const reply = await service.trigger({ type: "comment", to: [`u${i % 500}`], actor: { id: "ann", name: "Ann" }, target: { type: "post", id: "1", url: "/posts/1" }, data: { excerpt: "Hi" } });
+    const reply = await service.trigger({ type: "comment", to: Array.from({ length: RECIPIENTS }, (_, k) => `u${(i + k * 7) % 500}`), actor: { id: "ann", name: "Ann" }, target: { type: "post", id: "1", url: "/posts/1" }, data: { excerpt: "Hi" } });
     if (reply.status !== 202) throw new Error(`trigger: ${reply.status} ${JSON.stringify(reply.body)}`);
     ids.push(reply.body.id);
   }
@@ -83,7 +85,7 @@ try {
   const wall = performance.now() - start;
   const cpu = process.cpuUsage(cpuBefore);
   const pgMs = (await backends()) - pgBefore;
-  if (inserted !== TRIGGERS) throw new Error(`stored ${inserted} of ${TRIGGERS}`);
+  if (inserted !== TRIGGERS * RECIPIENTS) throw new Error(`stored ${inserted} of ${TRIGGERS * RECIPIENTS}`);
   const each = (ms: number) => (ms / TRIGGERS).toFixed(3);
   console.log(`RESULT wall ${each(wall)} ms, this process ${each((cpu.user + cpu.system) / 1000)} ms, PostgreSQL ${each(pgMs)} ms per trigger`);
 } finally {

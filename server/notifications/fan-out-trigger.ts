@@ -251,6 +251,8 @@ export async function fanOutSmallTriggers(triggerIds: string[]): Promise<Map<str
   // Gone (erased, say): nothing to do but mark its outbox row done.
   for (const id of triggerIds) if (!results.has(id) && !items.some((i) => i.trigger.id === id)) results.set(id, await skip(id, null, {}, env.FANOUT_CHUNK_SIZE));
   if (items.length === 0) return results;
+  // In the order of acceptance: the order of the seqs a recipient of several takes, and of their events.
+  items.sort((a, b) => a.trigger.created_at.getTime() - b.trigger.created_at.getTime());
   const stored = await fanOutSmall(items);
   items.forEach(({ trigger }, i) => results.set(trigger.id, stored[i]!.claimed ? { inserted: stored[i]!.rows.length, status: "completed" } : { inserted: 0, status: "deferred" }));
   return results;
@@ -288,8 +290,10 @@ async function fanOutSmall(items: SmallFanOut[]): Promise<SmallStored[]> {
  * step claims each trigger (accepted, no cursor yet: the row lock makes a second run wait, then find
  * it taken) and every write of a trigger depends on its claim, so one taken by another run or
  * cancelled meanwhile stores nothing and answers `claimed: false`. A recipient of several triggers
- * takes a seq for each, in the order of the triggers' acceptance; their user rows are upserted
- * once each, in id order, like every writer of user rows.
+ * takes a seq for each, in the order of `items` (the caller's: of acceptance); their user rows are
+ * upserted once each, in id order, like every writer of user rows. Each trigger's own values are
+ * read from the arrays by its position, never by a join: a generic plan's estimates (an array of a
+ * few elements) would make any join of the batch's rows a nested loop, quadratic in its size.
  */
 async function storeSmallTriggers(client: Sql, items: SmallFanOut[]): Promise<SmallStored[]> {
   const at = now();
@@ -299,10 +303,8 @@ async function storeSmallTriggers(client: Sql, items: SmallFanOut[]): Promise<Sm
   const others = { t: [] as number[], user: [] as string[], channel: [] as string[], status: [] as string[], reason: [] as (string | null)[], deliverAt: [] as (Date | null)[] };
   const texts: InboxText[] = [];
   const toSend: DeliveryRef[][] = [];
-  // In the order of acceptance, which is the order of the seqs a recipient of several takes.
-  const order = items.map((_, i) => i).sort((a, b) => items[a]!.trigger.created_at.getTime() - items[b]!.trigger.created_at.getTime());
   for (const [i, { trigger, renderer, recipients }] of items.entries()) {
-    const idx = order.indexOf(i) + 1;
+    const idx = i + 1;
     const decisions = await decideChunk(trigger, recipients, at);
     const inbox = recipients.filter((r) => decisions.get(r.id)!.get("in_app")?.action === "send");
     const rendered = await Promise.all(inbox.map((r) => renderer.text(r)));
@@ -337,8 +339,7 @@ async function storeSmallTriggers(client: Sql, items: SmallFanOut[]): Promise<Sm
     }
     toSend.push(sends);
   }
-  for (const i of order) {
-    const { trigger, renderer, recipients } = items[i]!;
+  for (const { trigger, renderer, recipients } of items) {
     const shared = renderer.shared;
     t.id.push(trigger.id);
     t.n.push(recipients.length);
@@ -356,60 +357,62 @@ async function storeSmallTriggers(client: Sql, items: SmallFanOut[]): Promise<Sm
   }
   const { rows } = await client.query<{ t: string; id: string | null; user_id: string; seq: number; unread_count: number; unseen_count: number; text_idx: number }>(
     prepared(
-      `/* small triggers */ WITH trig AS (
-         SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::int[],
-                              $10::jsonb[], $11::jsonb[], $12::timestamptz[], $13::timestamptz[])
-                  WITH ORDINALITY AS t(id, n, template_version, type, category, priority, actor, actors, actor_count, target, data, expires_at, created_at, i)
-       ), claim AS (
+      `/* small triggers */ WITH claim AS (
          UPDATE triggers x SET fanout_cursor = t.n::text, fanout_count = x.fanout_count + t.n, template_version = t.template_version,
                 status = 'completed', completed_at = now()
-           FROM trig t WHERE x.id = t.id AND x.status = 'accepted' AND x.fanout_cursor IS NULL
-         RETURNING t.i
+           FROM unnest($1::uuid[], $2::int[], $3::int[]) WITH ORDINALITY AS t(id, n, template_version, i)
+          WHERE x.id = t.id AND x.status = 'accepted' AND x.fanout_cursor IS NULL
+         RETURNING t.i::int
        ), page AS (
          -- One row per user however many of the triggers reach them: an upsert may touch a row once.
          SELECT p.user_id, sum(p.inc)::int AS inc FROM unnest($14::int[], $15::text[], $16::int[]) AS p(t, user_id, inc)
           WHERE p.t IN (SELECT i FROM claim) GROUP BY p.user_id
        ), bumped AS (
          -- In id order, like every writer of user rows; only who takes a seq, and unknown recipients
-         -- (created). A join, not NOT EXISTS (see storeChunk).
+         -- (created). A join, not NOT EXISTS (see storeChunk): one probe of the users' key each.
          INSERT INTO users AS u (id, last_seq, unread_count, unseen_count)
          SELECT page.user_id, page.inc, page.inc, page.inc FROM page LEFT JOIN users x ON x.id = page.user_id
           WHERE page.inc > 0 OR x.id IS NULL ORDER BY page.user_id
          ON CONFLICT (id) DO UPDATE SET last_seq = u.last_seq + excluded.last_seq, unread_count = u.unread_count + excluded.unread_count,
                                         unseen_count = u.unseen_count + excluded.unseen_count
          RETURNING u.id, u.last_seq, u.unread_count, u.unseen_count
+       ), counts AS MATERIALIZED (
+         -- Each user's new counters by id, looked up per notification (not a join: see above). Made
+         -- once: inlined, the planner made it a subquery run again for every notification.
+         SELECT jsonb_object_agg(id, jsonb_build_array(last_seq, unread_count, unseen_count)) AS m FROM bumped
        ), fresh AS (
          -- A user's notifications of this batch take their seqs in the triggers' order; the counts
          -- each carries are the user's once it was stored.
-         SELECT f.t, f.user_id, f.text_idx, f.nid, b.last_seq - f.later AS seq,
-                (b.unread_count - f.later)::int AS unread_count, (b.unseen_count - f.later)::int AS unseen_count
+         SELECT f.t, f.user_id, f.text_idx, f.nid, (c.m -> f.user_id ->> 0)::bigint - f.later AS seq,
+                (c.m -> f.user_id ->> 1)::int - f.later::int AS unread_count, (c.m -> f.user_id ->> 2)::int - f.later::int AS unseen_count
            FROM (SELECT n.*, row_number() OVER (PARTITION BY n.user_id ORDER BY n.t DESC) - 1 AS later
                    FROM unnest($17::int[], $18::text[], $19::int[], $20::uuid[]) AS n(t, user_id, text_idx, nid)
                   WHERE n.t IN (SELECT i FROM claim)) f
-           JOIN bumped b ON b.id = f.user_id
+          CROSS JOIN counts c
        ), inserted AS (
          INSERT INTO notifications (id, user_id, trigger_id, type, category, priority, title, body, actor, actors, actor_count,
                                     target, actions, data, seq, expires_at, created_at, sort_at, updated_at)
-         SELECT f.nid, f.user_id, t.id, t.type, t.category, t.priority, ($21::text[])[f.text_idx], ($22::text[])[f.text_idx], t.actor, t.actors,
-                t.actor_count, t.target, ($23::jsonb[])[f.text_idx], t.data, f.seq, t.expires_at, t.created_at, t.created_at, t.created_at
-           FROM fresh f JOIN trig t ON t.i = f.t
+         SELECT f.nid, f.user_id, ($1::uuid[])[f.t], ($4::text[])[f.t], ($5::text[])[f.t], ($6::text[])[f.t], ($21::text[])[f.text_idx],
+                ($22::text[])[f.text_idx], ($7::jsonb[])[f.t], ($8::jsonb[])[f.t], ($9::int[])[f.t], ($10::jsonb[])[f.t],
+                ($23::jsonb[])[f.text_idx], ($11::jsonb[])[f.t], f.seq, ($12::timestamptz[])[f.t],
+                ($13::timestamptz[])[f.t], ($13::timestamptz[])[f.t], ($13::timestamptz[])[f.t]
+           FROM fresh f
        ), changes AS (
          INSERT INTO notification_changes (user_id, seq, kind, notification_id, notification_at, at)
-         SELECT f.user_id, f.seq, 'new', f.nid, t.created_at, t.created_at FROM fresh f JOIN trig t ON t.i = f.t
+         SELECT f.user_id, f.seq, 'new', f.nid, ($13::timestamptz[])[f.t], ($13::timestamptz[])[f.t] FROM fresh f
        ), decided AS (
          INSERT INTO deliveries (trigger_id, user_id, channel, status, reason, deliver_at, template_version, created_at, enqueued_at)
-         SELECT t.id, d.user_id, d.channel, d.status, d.reason, d.deliver_at, t.template_version, t.created_at,
+         SELECT ($1::uuid[])[d.t], d.user_id, d.channel, d.status, d.reason, d.deliver_at, ($3::int[])[d.t], ($13::timestamptz[])[d.t],
                 CASE WHEN d.status = 'queued' AND d.channel = ANY($30::text[]) THEN now() END
            FROM unnest($24::int[], $25::text[], $26::text[], $27::text[], $28::text[], $29::timestamptz[]) AS d(t, user_id, channel, status, reason, deliver_at)
-           JOIN trig t ON t.i = d.t
           WHERE d.t IN (SELECT i FROM claim)
        ), done AS (
-         UPDATE outbox o SET done_at = now() FROM trig t WHERE o.trigger_id = t.id AND o.done_at IS NULL AND t.i IN (SELECT i FROM claim)
+         UPDATE outbox o SET done_at = now() FROM claim c WHERE o.trigger_id = ($1::uuid[])[c.i] AND o.done_at IS NULL
        )
-       SELECT f.t::int, f.nid AS id, f.user_id, f.seq, f.unread_count, f.unseen_count, f.text_idx FROM fresh f
+       SELECT f.t, f.nid AS id, f.user_id, f.seq, f.unread_count, f.unseen_count, f.text_idx FROM fresh f
        UNION ALL
        -- Each claim's marker row: no user.
-       SELECT i::int, NULL, NULL, NULL, NULL, NULL, NULL FROM claim`,
+       SELECT i, NULL, NULL, NULL, NULL, NULL, NULL FROM claim`,
       [
         t.id, t.n, t.version, t.type, t.category, t.priority, t.actor, t.actors, t.actorCount, t.target, t.data, t.expiresAt, t.createdAt,
         page.t, page.user, page.inc,
@@ -421,7 +424,7 @@ async function storeSmallTriggers(client: Sql, items: SmallFanOut[]): Promise<Sm
     ),
   );
   return items.map(({ trigger }, i) => {
-    const idx = order.indexOf(i) + 1;
+    const idx = i + 1;
     const mine = rows.filter((r) => Number(r.t) === idx);
     const claimed = mine.some((r) => r.user_id === null);
     if (!claimed) return { rows: [], toSend: [], claimed };
