@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import { AppError } from "@/server/app-error";
 import { pool, prepared, withTransaction, type Sql } from "@/server/db";
+import { batcher } from "@/server/batcher";
 import { enqueueFanouts, enqueueFastFanout, takesFastPath } from "@/server/queues";
 import { logger } from "@/server/logger";
 import { signalAdminActivity } from "@/server/realtime/publish";
@@ -56,8 +57,8 @@ export async function createTrigger(options: CreateTriggerOptions): Promise<Crea
 }
 
 async function storeTrigger({ input, serviceKeyId, idempotency }: CreateTriggerOptions): Promise<Stored & { isNew: boolean }> {
-  // Without a key, the single statement is its own transaction.
-  if (!idempotency) return { ...(await insertTrigger(pool, input, serviceKeyId)), isNew: true };
+  // Without a key, the single statement is its own transaction (shared with the requests of the moment).
+  if (!idempotency) return { ...(await insertTrigger(null, input, serviceKeyId)), isNew: true };
   return withTransaction(async (sql) => {
     const replay = await claimIdempotencyKey(sql, serviceKeyId, idempotency.key, idempotency.requestHash);
     if (replay) return { ...replay, isNew: false };
@@ -112,8 +113,10 @@ async function claimIdempotencyKey(sql: Sql, scope: string, key: string, request
  * Stores the trigger and its outbox row in ONE statement (so one round trip
  * and atomic even outside a transaction). The type supplies defaults; when no row comes back, a
  * second look tells the caller why (unknown type, or a type without template and no title).
+ * Outside a transaction (no Idempotency-Key), the requests of the moment share the statement (see
+ * batcher): its rows stand or fall each on its own type, and the statement is atomic.
  */
-async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: string): Promise<Stored> {
+async function insertTrigger(sql: Queryable | null, input: TriggerInput, serviceKeyId: string): Promise<Stored> {
   // A notification is as old as its trigger's acceptance: one scheduled past the retention limit
   // would be deleted the night it is delivered. Refused instead.
   if (input.sendAt && env.RETENTION_DELETE_DAYS > 0 && Date.parse(input.sendAt) > now().getTime() + env.RETENTION_DELETE_DAYS * 86_400_000) {
@@ -121,50 +124,86 @@ async function insertTrigger(sql: Queryable, input: TriggerInput, serviceKeyId: 
       details: [{ field: "sendAt", message: `must be within ${env.RETENTION_DELETE_DAYS} days` }],
     });
   }
-  const explicit = Array.isArray(input.to) ? [...new Set(input.to)] : null;
-  const topicKey = Array.isArray(input.to) ? null : input.to.topic;
-  const id = uuidv7();
-  const { rows } = await sql.query<{ recipients: number; priority: Priority; send_at: Date | null }>(prepared(
-    `WITH type AS (
-       SELECT priority, channels FROM notification_types
-        WHERE key = $3 AND archived_at IS NULL AND ($13::text[] IS NULL OR $13::text[] <@ channels)
+  const row: NewTrigger = { id: uuidv7(), serviceKeyId, input, createdAt: new Date() };
+  const stored = sql ? (await insertTriggers(sql, [row]))[0] : await insertShared(row);
+  if (stored) return { status: 202, body: { id: row.id, status: "accepted", recipients: stored.recipients }, priority: stored.priority, sendAt: stored.send_at };
+  return refusal(sql ?? pool, input);
+}
+
+type NewTrigger = { id: string; serviceKeyId: string; input: TriggerInput; createdAt: Date };
+type InsertedTrigger = { recipients: number; priority: Priority; send_at: Date | null };
+
+/** The requests of the moment in one statement: DB_POOL_SIZE at a time at most, 100 to a statement. */
+const globalForInserts = globalThis as typeof globalThis & { __notifyTriggerInserts?: (row: NewTrigger) => Promise<InsertedTrigger | null> };
+function insertShared(row: NewTrigger): Promise<InsertedTrigger | null> {
+  globalForInserts.__notifyTriggerInserts ??= batcher((rows: NewTrigger[]) => insertTriggers(pool, rows), { inFlight: Math.max(1, Math.floor(env.DB_POOL_SIZE / 2)), max: 100 });
+  return globalForInserts.__notifyTriggerInserts(row);
+}
+
+/** Stores triggers and their outbox rows; per trigger, what was stored, or null when its type refused it. */
+async function insertTriggers(sql: Queryable, triggers: NewTrigger[]): Promise<(InsertedTrigger | null)[]> {
+  // Explicit recipients, once each, all in one array: each trigger takes its slice of it.
+  const recipients: string[] = [];
+  const bounds = triggers.map(({ input }) => {
+    const from = recipients.length + 1;
+    if (Array.isArray(input.to)) recipients.push(...new Set(input.to));
+    return [from, recipients.length] as const;
+  });
+  const column = <T>(pick: (input: TriggerInput, t: NewTrigger) => T) => triggers.map((t) => pick(t.input, t));
+  const json = (value: unknown) => (value === undefined || value === null ? null : JSON.stringify(value));
+  const { rows } = await sql.query<InsertedTrigger & { id: string }>(prepared(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::text[],
+                            $11::text[], $12::jsonb[], $13::text[], $14::text[], $15::timestamptz[], $16::timestamptz[], $17::timestamptz[], $18::int[])
+                AS i(id, service_key_id, type, rfrom, rto, topic_key, actor, target, data, title, body, actions, priority, channels, send_at,
+                     expires_at, created_at, broadcast_threshold)
+     ), typed AS (
+       SELECT i.*, coalesce(string_to_array(i.channels, ','), nt.channels) AS chosen, nt.priority AS type_priority
+         FROM input i JOIN notification_types nt ON nt.key = i.type AND nt.archived_at IS NULL
+        WHERE (i.channels IS NULL OR string_to_array(i.channels, ',') <@ nt.channels)
           -- A title is needed only when the inbox gets it and the type has no in-app template.
-          AND (templates ? 'in_app' OR $9::text IS NOT NULL OR NOT ('in_app' = ANY(coalesce($13::text[], channels))))
+          AND (nt.templates ? 'in_app' OR i.title IS NOT NULL OR NOT ('in_app' = ANY(coalesce(string_to_array(i.channels, ','), nt.channels))))
      ), inserted AS (
        INSERT INTO triggers (id, service_key_id, type, recipient_ids, topic_key, recipients, actor, target, data, title, body, actions,
                              priority, channels, send_at, expires_at, created_at, broadcast_threshold)
-       SELECT $1::uuid, $2::text, $3::text, $4::text[], $5::text,
-              CASE WHEN $5::text IS NULL THEN cardinality($4::text[]) ELSE (SELECT count(*) FROM topic_subscriptions WHERE topic_key = $5) END,
-              $6::jsonb, $7::jsonb, $8::jsonb, $9::text, $10::text, $11::jsonb, coalesce($12::text, type.priority),
-              coalesce($13::text[], type.channels), $14::timestamptz, $15::timestamptz, $16::timestamptz, $17::int
-         FROM type
+       SELECT id, service_key_id, type, ($19::text[])[rfrom:rto], topic_key,
+              CASE WHEN topic_key IS NULL THEN rto - rfrom + 1 ELSE (SELECT count(*) FROM topic_subscriptions s WHERE s.topic_key = typed.topic_key) END,
+              actor, target, data, title, body, actions, coalesce(priority, type_priority), chosen, send_at, expires_at, created_at, broadcast_threshold
+         FROM typed
        RETURNING id, recipients, priority, send_at, created_at
      ), queued AS (
        INSERT INTO outbox (trigger_id, available_at) SELECT id, coalesce(send_at, created_at) FROM inserted
      )
-     SELECT recipients, priority, send_at FROM inserted`,
+     SELECT id, recipients, priority, send_at FROM inserted`,
     [
-      id,
-      serviceKeyId,
-      input.type,
-      explicit ?? [],
-      topicKey,
-      input.actor ? JSON.stringify(input.actor) : null,
-      input.target ? JSON.stringify(input.target) : null,
-      JSON.stringify(input.data ?? {}),
-      input.title ?? null,
-      input.body ?? null,
-      JSON.stringify(input.actions ?? []),
-      input.priority ?? null,
-      input.channels ?? null,
-      input.sendAt ?? null,
-      input.expiresAt ?? null,
-      new Date(),
-      input.broadcastThreshold ?? null,
+      column((_, t) => t.id),
+      column((_, t) => t.serviceKeyId),
+      column((i) => i.type),
+      bounds.map(([from]) => from),
+      bounds.map(([, to]) => to),
+      column((i) => (Array.isArray(i.to) ? null : i.to.topic)),
+      column((i) => json(i.actor)),
+      column((i) => json(i.target)),
+      column((i) => JSON.stringify(i.data ?? {})),
+      column((i) => i.title ?? null),
+      column((i) => i.body ?? null),
+      column((i) => JSON.stringify(i.actions ?? [])),
+      column((i) => i.priority ?? null),
+      // Channels are from a closed set (the schema's): no comma in any of them.
+      column((i) => i.channels?.join(",") ?? null),
+      column((i) => i.sendAt ?? null),
+      column((i) => i.expiresAt ?? null),
+      column((_, t) => t.createdAt),
+      column((i) => i.broadcastThreshold ?? null),
+      recipients,
     ],
   ));
-  const row = rows[0];
-  if (row) return { status: 202, body: { id, status: "accepted", recipients: row.recipients }, priority: row.priority, sendAt: row.send_at };
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return triggers.map((t) => byId.get(t.id) ?? null);
+}
+
+/** Why the type refused a trigger (it stored nothing). */
+async function refusal(sql: Queryable, input: TriggerInput): Promise<never> {
   const { rows: types } = await sql.query<{ channels: string[]; archived: boolean }>("SELECT channels, archived_at IS NOT NULL AS archived FROM notification_types WHERE key = $1", [input.type]);
   const type = types[0];
   if (!type) {
