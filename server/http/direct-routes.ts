@@ -5,7 +5,7 @@
 // The handlers are the route modules' own exports, so behaviour is one code path: the system test
 // `direct-routes.test.ts` compares every route here against the same request through Next.js.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { MAX_BODY_BYTES } from "@/server/http/read-body-bytes";
+import { MAX_BODY_BYTES, withReadBody } from "@/server/http/read-body-bytes";
 import { logger } from "@/server/logger";
 
 type RouteHandler = (request: Request, context: { params: Promise<Record<string, never>> }) => Promise<Response>;
@@ -70,8 +70,9 @@ export function directRoute(req: IncomingMessage): Direct | null {
 /** Runs a route handler on a Node request: the body buffered (its length is known and bounded), the response written back. */
 export async function serveDirect({ handler, url, headers }: Direct, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    const body = req.method === "GET" ? undefined : await readBody(req);
-    const request = new Request(url, { method: req.method, headers, body: body && new Uint8Array(body) });
+    // The body goes to the handler beside the Request, not as its stream (see withReadBody).
+    const request = new Request(url, { method: req.method, headers });
+    if (req.method !== "GET") withReadBody(request, await readBody(req));
     const response = await handler(request, { params: Promise.resolve({}) });
     const out: Record<string, string | string[]> = {};
     response.headers.forEach((value, key) => {
