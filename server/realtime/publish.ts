@@ -4,35 +4,73 @@ import { ADMIN_OVERVIEW_ROOM, userRoom, type ServerToClientEvents } from "@/serv
 
 /**
  * Publishes Socket.IO events to users through Redis, from any process (web node or worker), without
- * importing the Socket.IO server. Pairs with the pub/sub `@socket.io/redis-adapter` on every web node,
- * using the same channel prefix.
+ * importing the Socket.IO server.
+ *
+ * Events to users (publishToUser) are gathered for the rest of the current tick and go out as ONE
+ * message on the user-events channel (`userEventsChannel()`), which every web node subscribes to and
+ * emits to its own sockets in the users' rooms (socket-server.ts). A fan-out of 32 triggers is then one
+ * message, not 64 Socket.IO adapter messages each encoded, published, routed and decoded alone. One
+ * connection publishes them in order, so a user's events arrive in the order they were published.
+ * The rest (the admins' room, disconnecting a user's sockets) goes through `@socket.io/redis-emitter`
+ * to the `@socket.io/redis-adapter` of every web node, with the same channel prefix.
  */
-const globalForEmitter = globalThis as typeof globalThis & { __notifyEmitter?: { emitter: Emitter<ServerToClientEvents>; redis: RedisClient } };
+type UserEvent = [userId: string, event: string, payload: unknown];
+type Publisher = { emitter: Emitter<ServerToClientEvents>; redis: RedisClient; pending: UserEvent[]; scheduled: boolean };
 
-function getEmitter(): Emitter<ServerToClientEvents> {
+// On globalThis: the web node loads this module both in Next.js's bundle and beside it (direct
+// routes), and one queue per process keeps one user's events in order.
+const globalForEmitter = globalThis as typeof globalThis & { __notifyEmitter?: Publisher };
+
+function publisher(): Publisher {
   if (!globalForEmitter.__notifyEmitter) {
     const redis = createProducerRedis({ enableAutoPipelining: true });
     redis.on("error", () => undefined);
     // The emitter publishes without looking at the result: while Redis is down each event would be
     // an unhandled rejection. Best effort (see publishToUser), so the failure is dropped here.
-    const publisher = { publish: (channel: string, message: string | Buffer) => redis.publish(channel, message).catch(() => 0) };
-    globalForEmitter.__notifyEmitter = { emitter: new Emitter<ServerToClientEvents>(publisher, { key: socketChannelPrefix() }), redis };
+    const publish = { publish: (channel: string, message: string | Buffer) => redis.publish(channel, message).catch(() => 0) };
+    globalForEmitter.__notifyEmitter = { emitter: new Emitter<ServerToClientEvents>(publish, { key: socketChannelPrefix() }), redis, pending: [], scheduled: false };
   }
-  return globalForEmitter.__notifyEmitter.emitter;
+  return globalForEmitter.__notifyEmitter;
+}
+
+function getEmitter(): Emitter<ServerToClientEvents> {
+  return publisher().emitter;
 }
 
 export function socketChannelPrefix(): string {
   return redisKey("socket.io");
 }
 
+/** The channel of the batched events to users (an array of `[userId, event, payload]` in JSON). */
+export function userEventsChannel(): string {
+  return redisKey("user-events");
+}
+
+/** Events per message at most: a chunk of 1,000 recipients is split rather than sent as megabytes at once. */
+const EVENTS_PER_MESSAGE = 256;
+
+function flushUserEvents(entry: Publisher): void {
+  entry.scheduled = false;
+  const events = entry.pending;
+  entry.pending = [];
+  for (let at = 0; at < events.length; at += EVENTS_PER_MESSAGE) {
+    try {
+      void entry.redis.publish(userEventsChannel(), JSON.stringify(events.slice(at, at + EVENTS_PER_MESSAGE))).catch(() => 0);
+    } catch {
+      /* best effort, see publishToUser */
+    }
+  }
+}
+
 export function publishToUser<E extends keyof ServerToClientEvents>(userId: string, event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
   signalAdminActivity();
   // Real-time delivery is best effort: a client that misses an event sees a gap in `seq` and asks
   // `changes?afterSeq=`, so a publish failure never fails the change that was already committed.
-  try {
-    getEmitter().to(userRoom(userId)).emit(event, ...args);
-  } catch {
-    /* see above */
+  const entry = publisher();
+  entry.pending.push([userId, event, args[0]]);
+  if (!entry.scheduled) {
+    entry.scheduled = true;
+    setImmediate(flushUserEvents, entry);
   }
 }
 
@@ -86,5 +124,8 @@ export async function closePublisher(): Promise<void> {
   activity.timer = null;
   const entry = globalForEmitter.__notifyEmitter;
   delete globalForEmitter.__notifyEmitter;
-  if (entry) await entry.redis.quit().catch(() => entry.redis.disconnect());
+  if (!entry) return;
+  // What this tick published still goes out (QUIT is sent after it on the same connection).
+  flushUserEvents(entry);
+  await entry.redis.quit().catch(() => entry.redis.disconnect());
 }

@@ -9,7 +9,7 @@ import { logger } from "@/server/logger";
 import { AppError } from "@/server/app-error";
 import { isAdminUser } from "@/server/users/is-admin-user";
 import { changeNotificationState, markAllNotificationsRead, markNotificationDelivered } from "@/server/notifications/change-notification-state";
-import { socketChannelPrefix } from "@/server/realtime/publish";
+import { socketChannelPrefix, userEventsChannel } from "@/server/realtime/publish";
 import { markOnline, PRESENCE_HEARTBEAT_MS } from "@/server/realtime/presence";
 import {
   socketAckPayloadSchema,
@@ -84,10 +84,12 @@ function handle<T>(schema: ZodType<T> | null, run: (payload: T) => Promise<Recor
 }
 
 /** Attaches Socket.IO (same port, path `/socket.io`) with the Redis adapter to an HTTP server. */
-export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; close: () => Promise<void> } {
+export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; ready: Promise<void>; close: () => Promise<void> } {
   const pub = createWorkerRedis();
   const sub = pub.duplicate();
-  for (const client of [pub, sub]) client.on("error", (error) => logger.warn({ err: error }, "socket.io redis adapter connection error"));
+  // The batched events to users (publishToUser), on a connection of their own.
+  const userEvents = pub.duplicate();
+  for (const client of [pub, sub, userEvents]) client.on("error", (error) => logger.warn({ err: error }, "socket.io redis connection error"));
   const io: NotifyServer = new Server(httpServer, {
     path: "/socket.io",
     serveClient: false,
@@ -108,6 +110,29 @@ export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; 
       })
       .catch(() => next(new Error("unauthorized")));
   });
+
+  const channel = userEventsChannel();
+  userEvents.on("message", (from: string, message: string) => {
+    if (from !== channel) return;
+    let events: unknown;
+    try {
+      events = JSON.parse(message);
+    } catch {
+      return logger.warn({ channel }, "unreadable message on the user-events channel");
+    }
+    if (!Array.isArray(events)) return;
+    for (const item of events) {
+      if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "string") continue;
+      // This node's sockets only: every web node receives the message.
+      (io.local.to(userRoom(item[0])).emit as (event: string, payload: unknown) => boolean)(item[1], item[2]);
+    }
+  });
+  // Subscribed again by ioredis after a reconnection; what was published meanwhile is lost, as with
+  // the adapter: clients catch up through `changes?afterSeq=` when they see a gap in `seq`.
+  const ready = userEvents.subscribe(channel).then(
+    () => undefined,
+    (error: unknown) => logger.warn({ err: error }, "user-events subscription failed"),
+  );
 
   // Sockets per user on this node, renewed in the presence set every heartbeat.
   const connected = new Map<string, number>();
@@ -148,10 +173,11 @@ export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; 
 
   return {
     io,
+    ready,
     close: async () => {
       clearInterval(heartbeat);
       await new Promise<void>((resolve) => io.close(() => resolve()));
-      await Promise.allSettled([pub.quit(), sub.quit()]);
+      await Promise.allSettled([pub.quit(), sub.quit(), userEvents.quit()]);
     },
   };
 }
