@@ -9,7 +9,8 @@
 import type { ServiceKeyLimits } from "@/server/auth/service-key-input";
 import { AppError } from "@/server/app-error";
 import { env } from "@/server/env";
-import { getRedis, redisKey, slotTag, type RedisClient } from "@/server/redis";
+import { batcher } from "@/server/batcher";
+import { getRedis, groupBySlot, redisKey, slotTag, type RedisClient } from "@/server/redis";
 
 // KEYS = requests bucket, recipients bucket (hashes {tokens, at}); ARGV = now ms, then per bucket
 // rate/s, capacity, cost; then mode ("take": both must hold their cost and not be in debt, else
@@ -78,18 +79,48 @@ export function ingestionKeys(keyId: string): [requests: string, recipients: str
 function run(keyId: string, own: ServiceKeyLimits, recipients: number, mode: "take" | "charge", redis: RedisClient): Promise<number> {
   const burst = env.INGEST_BURST_SECONDS;
   const { requestsPerSecond: requests, recipientsPerSecond: perRecipient } = effectiveIngestionLimits(own);
-  return command(redis).takeIngestion(
-    2,
-    ...ingestionKeys(keyId),
-    Date.now(),
-    requests,
-    requests * burst,
-    mode === "take" ? 1 : 0,
-    perRecipient,
-    perRecipient * burst,
-    recipients,
-    mode,
-  );
+  const args = [Date.now(), requests, requests * burst, mode === "take" ? 1 : 0, perRecipient, perRecipient * burst, recipients, mode];
+  return grouped(redis)({ keys: ingestionKeys(keyId), args });
+}
+
+type Take = { keys: [string, string]; args: (string | number)[] };
+const takers = new WeakMap<RedisClient, (take: Take) => Promise<number>>();
+
+/**
+ * The scripts of one connection, grouped: while one is on its way, the requests that come meanwhile
+ * wait for it and then go as one pipeline (one per hash slot on a cluster), which is one write to Redis
+ * instead of one each (on this machine a write cost the web node about 50 µs of CPU, most of it the
+ * system call). Each request still gets its own answer or error.
+ */
+function grouped(redis: RedisClient): (take: Take) => Promise<number> {
+  let take = takers.get(redis);
+  if (!take) {
+    const taken = batcher(
+      async (takes: Take[]) => {
+        const answers: (number | Error)[] = new Array(takes.length);
+        await Promise.all(
+          groupBySlot(redis, takes.map((t) => t.keys[0])).map(async (group) => {
+            const pipeline = command(redis).pipeline() as unknown as IngestCommand & { exec: () => Promise<[Error | null, unknown][] | null> };
+            for (const i of group) void pipeline.takeIngestion(2, ...takes[i]!.keys, ...takes[i]!.args);
+            const replies = await pipeline.exec();
+            group.forEach((i, j) => {
+              const [error, value] = replies?.[j] ?? [new Error("no reply"), null];
+              answers[i] = error ?? Number(value);
+            });
+          }),
+        );
+        return answers;
+      },
+      { inFlight: 1, max: 200 },
+    );
+    take = async (t: Take) => {
+      const answer = await taken(t);
+      if (answer instanceof Error) throw answer;
+      return answer;
+    };
+    takers.set(redis, take);
+  }
+  return take;
 }
 
 /**
