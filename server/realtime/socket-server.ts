@@ -83,6 +83,51 @@ function handle<T>(schema: ZodType<T> | null, run: (payload: T) => Promise<Recor
   };
 }
 
+/** The parts of engine.io's socket and WebSocket transport that HeldWrites uses. */
+type EngineConnection = {
+  flush: () => void;
+  transport: { name: string; writable: boolean; socket?: { _socket?: { cork: () => void; uncork: () => void } } };
+};
+
+/**
+ * Holds the WebSocket writes of the sockets in some rooms while one message of events is emitted, then
+ * sends each socket's packets as one system call. Without it engine.io writes a socket's first packet
+ * at once and the next one (a notification's `unread_count` after its `notification:new`) once the
+ * first write has completed: two writes, each costing the web node about 20–50 µs of CPU on these
+ * machines. Held: the transport is marked busy, so engine.io buffers the packets; released: marked
+ * free again and flushed with the TCP socket corked, so the frames leave in one `writev`. All of it
+ * runs synchronously, within one Redis message.
+ */
+class HeldWrites {
+  private readonly held = new Set<EngineConnection>();
+  constructor(private readonly io: NotifyServer) {}
+
+  hold(room: string): void {
+    const ids = this.io.of("/").adapter.rooms.get(room);
+    if (!ids) return;
+    for (const id of ids) {
+      const conn = this.io.of("/").sockets.get(id)?.conn as unknown as EngineConnection | undefined;
+      if (!conn || this.held.has(conn) || conn.transport.name !== "websocket" || !conn.transport.writable) continue;
+      conn.transport.writable = false;
+      this.held.add(conn);
+    }
+  }
+
+  release(): void {
+    for (const conn of this.held) {
+      conn.transport.writable = true;
+      const tcp = conn.transport.socket?._socket;
+      tcp?.cork();
+      try {
+        conn.flush();
+      } finally {
+        tcp?.uncork();
+      }
+    }
+    this.held.clear();
+  }
+}
+
 /** Attaches Socket.IO (same port, path `/socket.io`) with the Redis adapter to an HTTP server. */
 export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; ready: Promise<void>; close: () => Promise<void> } {
   const pub = createWorkerRedis();
@@ -121,10 +166,17 @@ export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; 
       return logger.warn({ channel }, "unreadable message on the user-events channel");
     }
     if (!Array.isArray(events)) return;
-    for (const item of events) {
-      if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "string") continue;
-      // This node's sockets only: every web node receives the message.
-      (io.local.to(userRoom(item[0])).emit as (event: string, payload: unknown) => boolean)(item[1], item[2]);
+    const held = new HeldWrites(io);
+    try {
+      for (const item of events) {
+        if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "string") continue;
+        const room = userRoom(item[0]);
+        held.hold(room);
+        // This node's sockets only: every web node receives the message.
+        (io.local.to(room).emit as (event: string, payload: unknown) => boolean)(item[1], item[2]);
+      }
+    } finally {
+      held.release();
     }
   });
   // Subscribed again by ioredis after a reconnection; what was published meanwhile is lost, as with
