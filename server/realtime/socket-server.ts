@@ -172,8 +172,13 @@ export function attachSocketServer(httpServer: HttpServer): { io: NotifyServer; 
         if (!Array.isArray(item) || typeof item[0] !== "string" || typeof item[1] !== "string") continue;
         const room = userRoom(item[0]);
         held.hold(room);
-        // This node's sockets only: every web node receives the message.
-        (io.local.to(room).emit as (event: string, payload: unknown) => boolean)(item[1], item[2]);
+        try {
+          // This node's sockets only: every web node receives the message.
+          (io.local.to(room).emit as (event: string, payload: unknown) => boolean)(item[1], item[2]);
+        } catch (error) {
+          // A name Socket.IO reserves ("disconnect", ...): that event alone is dropped.
+          logger.warn({ err: error, event: item[1] }, "event on the user-events channel not emitted");
+        }
       }
     } finally {
       held.release();
