@@ -54,6 +54,8 @@ const envSchema = z
     INGEST_REQUESTS_PER_SECOND: z.coerce.number().min(0).max(1_000_000).default(1000),
     INGEST_RECIPIENTS_PER_SECOND: z.coerce.number().min(0).max(100_000_000).default(1_000_000),
     INGEST_BURST_SECONDS: z.coerce.number().min(1).max(3600).default(10),
+    /** How long a request waits for Redis's answer on the limits before it is let through without them. */
+    INGEST_REDIS_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(250),
     /** When set, GET /metrics needs "Authorization: Bearer <this>"; unset, it is open (keep it on an internal network). */
     METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     FANOUT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),

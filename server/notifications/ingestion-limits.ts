@@ -51,9 +51,6 @@ for i = 1, 2 do
 end
 return 0`;
 
-/** How long a request waits for Redis before it is let through without a limit. */
-const REDIS_WAIT_MS = 250;
-
 type IngestCommand = { takeIngestion: (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<number> };
 
 function command(redis: RedisClient): RedisClient & IngestCommand {
@@ -102,7 +99,8 @@ function grouped(redis: RedisClient): (take: Take) => Promise<number> {
           groupBySlot(redis, takes.map((t) => t.keys[0])).map(async (group) => {
             const pipeline = command(redis).pipeline() as unknown as IngestCommand & { exec: () => Promise<[Error | null, unknown][] | null> };
             for (const i of group) void pipeline.takeIngestion(2, ...takes[i]!.keys, ...takes[i]!.args);
-            const replies = await pipeline.exec();
+            // A group that fails is its own takes' errors: never run again (a take is not idempotent).
+            const replies = await pipeline.exec().catch((error: unknown) => group.map((): [Error, null] => [error instanceof Error ? error : new Error(String(error)), null]));
             group.forEach((i, j) => {
               const [error, value] = replies?.[j] ?? [new Error("no reply"), null];
               answers[i] = error ?? Number(value);
@@ -134,7 +132,7 @@ export async function takeIngestion(keyId: string, own: ServiceKeyLimits, recipi
   let timer: NodeJS.Timeout | undefined;
   const waitMs = await Promise.race([
     run(keyId, own, recipients, "take", redis).catch(() => 0),
-    new Promise<number>((resolve) => (timer = setTimeout(() => resolve(0), REDIS_WAIT_MS).unref())),
+    new Promise<number>((resolve) => (timer = setTimeout(() => resolve(0), env.INGEST_REDIS_WAIT_MS).unref())),
   ]).finally(() => clearTimeout(timer));
   if (waitMs > 0) {
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));

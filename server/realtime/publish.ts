@@ -10,7 +10,9 @@ import { ADMIN_OVERVIEW_ROOM, userRoom, type ServerToClientEvents } from "@/serv
  * message on the user-events channel (`userEventsChannel()`), which every web node subscribes to and
  * emits to its own sockets in the users' rooms (socket-server.ts). A fan-out of 32 triggers is then one
  * message, not 64 Socket.IO adapter messages each encoded, published, routed and decoded alone. One
- * connection publishes them in order, so a user's events arrive in the order they were published.
+ * connection per process publishes them, so on a single Redis a user's events arrive in the order
+ * they were published (on a cluster, keyless PUBLISHes may leave through different nodes: the events
+ * of one flush stay in order, two flushes may not, as with the Socket.IO emitter).
  * The rest (the admins' room, disconnecting a user's sockets) goes through `@socket.io/redis-emitter`
  * to the `@socket.io/redis-adapter` of every web node, with the same channel prefix.
  */
@@ -23,7 +25,9 @@ const globalForEmitter = globalThis as typeof globalThis & { __notifyEmitter?: P
 
 function publisher(): Publisher {
   if (!globalForEmitter.__notifyEmitter) {
-    const redis = createProducerRedis({ enableAutoPipelining: true });
+    // Not auto-pipelined: the events are batched here already, and a PUBLISH must be written before
+    // a QUIT that follows it (closePublisher).
+    const redis = createProducerRedis();
     redis.on("error", () => undefined);
     // The emitter publishes without looking at the result: while Redis is down each event would be
     // an unhandled rejection. Best effort (see publishToUser), so the failure is dropped here.
@@ -49,17 +53,19 @@ export function userEventsChannel(): string {
 /** Events per message at most: a chunk of 1,000 recipients is split rather than sent as megabytes at once. */
 const EVENTS_PER_MESSAGE = 256;
 
-function flushUserEvents(entry: Publisher): void {
+function flushUserEvents(entry: Publisher): Promise<unknown>[] {
   entry.scheduled = false;
   const events = entry.pending;
   entry.pending = [];
+  const sent: Promise<unknown>[] = [];
   for (let at = 0; at < events.length; at += EVENTS_PER_MESSAGE) {
     try {
-      void entry.redis.publish(userEventsChannel(), JSON.stringify(events.slice(at, at + EVENTS_PER_MESSAGE))).catch(() => 0);
+      sent.push(entry.redis.publish(userEventsChannel(), JSON.stringify(events.slice(at, at + EVENTS_PER_MESSAGE))).catch(() => 0));
     } catch {
       /* best effort, see publishToUser */
     }
   }
+  return sent;
 }
 
 export function publishToUser<E extends keyof ServerToClientEvents>(userId: string, event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
@@ -70,7 +76,7 @@ export function publishToUser<E extends keyof ServerToClientEvents>(userId: stri
   entry.pending.push([userId, event, args[0]]);
   if (!entry.scheduled) {
     entry.scheduled = true;
-    setImmediate(flushUserEvents, entry);
+    setImmediate(() => void flushUserEvents(entry));
   }
 }
 
@@ -125,7 +131,7 @@ export async function closePublisher(): Promise<void> {
   const entry = globalForEmitter.__notifyEmitter;
   delete globalForEmitter.__notifyEmitter;
   if (!entry) return;
-  // What this tick published still goes out (QUIT is sent after it on the same connection).
-  flushUserEvents(entry);
+  // What this tick published still goes out before the connection closes.
+  await Promise.allSettled(flushUserEvents(entry));
   await entry.redis.quit().catch(() => entry.redis.disconnect());
 }

@@ -114,12 +114,15 @@ class HeldWrites {
   }
 
   release(): void {
+    // Every transport free again first: one flush that throws must not leave the others held.
+    for (const conn of this.held) conn.transport.writable = true;
     for (const conn of this.held) {
-      conn.transport.writable = true;
       const tcp = conn.transport.socket?._socket;
       tcp?.cork();
       try {
         conn.flush();
+      } catch (error) {
+        logger.warn({ err: error }, "socket flush failed");
       } finally {
         tcp?.uncork();
       }

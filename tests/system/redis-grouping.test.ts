@@ -8,7 +8,8 @@ import { useSystemInProcess } from "./start-system";
 
 const system = inject("system");
 // A prefix of its own: the system's fan-out workers would pop these triggers from the shared one.
-const closeModules = useSystemInProcess(system, { REDIS_PREFIX: `grouping${randomUUID().slice(0, 8)}` });
+// A long wait for Redis: on a busy machine a late answer must not count as "accepted without limits".
+const closeModules = useSystemInProcess(system, { REDIS_PREFIX: `grouping${randomUUID().slice(0, 8)}`, INGEST_REDIS_WAIT_MS: "10000" });
 const { env } = await import("@/server/env");
 const { takeIngestion } = await import("@/server/notifications/ingestion-limits");
 const { enqueueFastFanout, fastFanoutKey } = await import("@/server/queues");

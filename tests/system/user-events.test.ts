@@ -10,7 +10,7 @@ const system = inject("system");
 const [web1, web2] = system.webUrls as [string, string];
 const service = serviceClient(web1, system.serviceKey);
 const closeModules = useSystemInProcess(system);
-const { publishToUser, userEventsChannel } = await import("@/server/realtime/publish");
+const { closePublisher, publishToUser, userEventsChannel } = await import("@/server/realtime/publish");
 
 let listener: Redis;
 const messages: unknown[][] = [];
@@ -77,5 +77,14 @@ describe("events to users", () => {
     } finally {
       phone.socket.close();
     }
+  });
+
+  it("what was published just before the publisher closes still goes out", async () => {
+    const carol = uniqueId("batch-carol");
+    const before = messages.length;
+    publishToUser(carol, "unread_count", { count: 1, unseen: 1, seq: 1 });
+    await closePublisher();
+    await eventually(async () => messages.slice(before).some((m) => m.some((e) => (e as string[])[0] === carol)) || undefined, 5_000, "the message").catch(() => undefined);
+    expect(messages.slice(before).flat()).toContainEqual([carol, "unread_count", { count: 1, unseen: 1, seq: 1 }]);
   });
 });
