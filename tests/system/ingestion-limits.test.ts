@@ -251,5 +251,6 @@ describe("a key's own limits", () => {
       expect(status, bad.join(" ")).toBe(2);
     }
     expect(await row()).toEqual({ r: null, p: null });
-  });
+    // About ten CLI runs of a few seconds each (tsx starting): 30 s on a quiet machine, twice that on a busy one.
+  }, 150_000);
 });
