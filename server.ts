@@ -37,7 +37,7 @@ httpServer.headersTimeout = env.HTTP_KEEP_ALIVE_MS + 1000;
 const sockets = attachSocketServer(httpServer);
 serveMetrics = createMetricsHandler(() => sockets.io.engine.clientsCount);
 // Subscribed to the users' events before the first socket can connect; a Redis that is down does
-// not keep the node from starting (it subscribes once Redis is back, and /api/health says so).
+// not keep the node from starting (the subscription waits for it; /api/health reports Redis down).
 await Promise.race([sockets.ready, new Promise((resolve) => setTimeout(resolve, 5_000))]);
 
 httpServer.listen(env.PORT, env.BIND_ADDRESS, () => {
