@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { batcher } from "@/server/batcher";
+import { batcher, batcherPerKey } from "@/server/batcher";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
@@ -52,5 +52,30 @@ describe("batcher", () => {
     expect(await first).toBe("FIRST");
     expect(await Promise.all(rest)).toEqual([{ ok: "A" }, { error: "refused: bad" }, { ok: "B" }]);
     expect(batches).toEqual([["first"], ["a", "bad", "b"], ["a"], ["bad"], ["b"]]);
+  });
+
+  it("per key: each key has its own statements in flight, and a batch holds one key's items only", async () => {
+    const batches: [string, number[]][] = [];
+    const release: (() => void)[] = [];
+    const add = batcherPerKey(
+      async (key: { name: string }, items: number[]) => {
+        batches.push([key.name, items]);
+        await new Promise<void>((resolve) => release.push(resolve));
+        return items.map((n) => `${key.name}${n}`);
+      },
+      { inFlight: 1, max: 10 },
+    );
+    const a = { name: "a" };
+    const b = { name: "b" };
+    const results = [add(a, 1), add(a, 2), add(b, 3), add(a, 4), add(b, 5)];
+    await tick();
+    // b's first item does not wait behind a's statement.
+    expect(batches).toEqual([["a", [1]], ["b", [3]]]);
+    while (release.length > 0) {
+      release.shift()!();
+      await tick();
+    }
+    expect(batches).toEqual([["a", [1]], ["b", [3]], ["a", [2, 4]], ["b", [5]]]);
+    expect(await Promise.all(results)).toEqual(["a1", "a2", "b3", "a4", "b5"]);
   });
 });

@@ -35,3 +35,16 @@ export function batcher<I, O>(run: (items: I[]) => Promise<O[]>, { inFlight, max
       next();
     });
 }
+
+/** One batcher for each key object (a Redis connection, say), made on its first item. */
+export function batcherPerKey<K extends object, I, O>(
+  run: (key: K, items: I[]) => Promise<O[]>,
+  options: { inFlight: number; max: number },
+): (key: K, item: I) => Promise<O> {
+  const batchers = new WeakMap<K, (item: I) => Promise<O>>();
+  return (key, item) => {
+    let add = batchers.get(key);
+    if (!add) batchers.set(key, (add = batcher((items: I[]) => run(key, items), options)));
+    return add(item);
+  };
+}

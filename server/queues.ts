@@ -1,4 +1,4 @@
-import { batcher } from "@/server/batcher";
+import { batcherPerKey } from "@/server/batcher";
 import { Queue, type JobsOptions } from "bullmq";
 import { z } from "zod";
 import { env } from "@/server/env";
@@ -109,11 +109,10 @@ export function takesFastPath(trigger: { recipients: number; topic: boolean }): 
 
 /** Queues a small trigger's fan-out on the fast path; fails fast, as enqueueFanouts does. */
 export async function enqueueFastFanout(triggerId: string, priority: Priority, timeoutMs = 2000): Promise<void> {
-  await failFast((_, redis) => fastAdds(redis)({ triggerId, priority, at: Date.now() }), timeoutMs);
+  await failFast((_, redis) => addFast(redis, { triggerId, priority, at: Date.now() }), timeoutMs);
 }
 
 type FastAdd = { triggerId: string; priority: Priority; at: number };
-const fastAdders = new WeakMap<RedisClient, (add: FastAdd) => Promise<void>>();
 
 /**
  * The fast path's ZADDs of one connection, grouped: while one is on its way, those that come meanwhile
@@ -121,25 +120,18 @@ const fastAdders = new WeakMap<RedisClient, (add: FastAdd) => Promise<void>>();
  * arrive together). On this machine a write to Redis cost the web node about 50 µs of CPU, most of it
  * the system call, whatever its size.
  */
-function fastAdds(redis: RedisClient): (add: FastAdd) => Promise<void> {
-  let add = fastAdders.get(redis);
-  if (!add) {
-    add = batcher(
-      async (adds: FastAdd[]) => {
-        await Promise.all(
-          FAST_PRIORITIES.map((priority) => {
-            const members = adds.filter((a) => a.priority === priority).flatMap((a) => [a.at, a.triggerId]);
-            return members.length > 0 ? redis.zadd(fastFanoutKey(priority), "NX", ...members) : null;
-          }),
-        );
-        return adds.map(() => undefined);
-      },
-      { inFlight: 1, max: 500 },
+const addFast = batcherPerKey(
+  async (redis: RedisClient, adds: FastAdd[]) => {
+    await Promise.all(
+      FAST_PRIORITIES.map((priority) => {
+        const members = adds.filter((a) => a.priority === priority).flatMap((a) => [a.at, a.triggerId]);
+        return members.length > 0 ? redis.zadd(fastFanoutKey(priority), "NX", ...members) : null;
+      }),
     );
-    fastAdders.set(redis, add);
-  }
-  return add;
-}
+    return adds.map(() => undefined);
+  },
+  { inFlight: 1, max: 500 },
+);
 
 export type FastFanout = { triggerId: string; priority: Priority; queuedAt: number };
 

@@ -9,7 +9,7 @@
 import type { ServiceKeyLimits } from "@/server/auth/service-key-input";
 import { AppError } from "@/server/app-error";
 import { env } from "@/server/env";
-import { batcher } from "@/server/batcher";
+import { batcherPerKey } from "@/server/batcher";
 import { getRedis, groupBySlot, redisKey, slotTag, type RedisClient } from "@/server/redis";
 
 // KEYS = requests bucket, recipients bucket (hashes {tokens, at}); ARGV = now ms, then per bucket
@@ -73,53 +73,42 @@ export function ingestionKeys(keyId: string): [requests: string, recipients: str
   return [redisKey("ingest", slotTag(keyId), "requests"), redisKey("ingest", slotTag(keyId), "recipients")];
 }
 
-function run(keyId: string, own: ServiceKeyLimits, recipients: number, mode: "take" | "charge", redis: RedisClient): Promise<number> {
+async function run(keyId: string, own: ServiceKeyLimits, recipients: number, mode: "take" | "charge", redis: RedisClient): Promise<number> {
   const burst = env.INGEST_BURST_SECONDS;
   const { requestsPerSecond: requests, recipientsPerSecond: perRecipient } = effectiveIngestionLimits(own);
   const args = [Date.now(), requests, requests * burst, mode === "take" ? 1 : 0, perRecipient, perRecipient * burst, recipients, mode];
-  return grouped(redis)({ keys: ingestionKeys(keyId), args });
+  const answer = await takeGrouped(redis, { keys: ingestionKeys(keyId), args });
+  if (answer instanceof Error) throw answer;
+  return answer;
 }
 
 type Take = { keys: [string, string]; args: (string | number)[] };
-const takers = new WeakMap<RedisClient, (take: Take) => Promise<number>>();
 
 /**
  * The scripts of one connection, grouped: while one is on its way, the requests that come meanwhile
  * wait for it and then go as one pipeline (one per hash slot on a cluster), which is one write to Redis
  * instead of one each (on this machine a write cost the web node about 50 µs of CPU, most of it the
- * system call). Each request still gets its own answer or error.
+ * system call). Each request gets its own answer or error, and a batch never fails as a whole (so is
+ * never run again: a take is not idempotent).
  */
-function grouped(redis: RedisClient): (take: Take) => Promise<number> {
-  let take = takers.get(redis);
-  if (!take) {
-    const taken = batcher(
-      async (takes: Take[]) => {
-        const answers: (number | Error)[] = new Array(takes.length);
-        await Promise.all(
-          groupBySlot(redis, takes.map((t) => t.keys[0])).map(async (group) => {
-            const pipeline = command(redis).pipeline() as unknown as IngestCommand & { exec: () => Promise<[Error | null, unknown][] | null> };
-            for (const i of group) void pipeline.takeIngestion(2, ...takes[i]!.keys, ...takes[i]!.args);
-            // A group that fails is its own takes' errors: never run again (a take is not idempotent).
-            const replies = await pipeline.exec().catch((error: unknown) => group.map((): [Error, null] => [error instanceof Error ? error : new Error(String(error)), null]));
-            group.forEach((i, j) => {
-              const [error, value] = replies?.[j] ?? [new Error("no reply"), null];
-              answers[i] = error ?? Number(value);
-            });
-          }),
-        );
-        return answers;
-      },
-      { inFlight: 1, max: 200 },
+const takeGrouped = batcherPerKey(
+  async (redis: RedisClient, takes: Take[]) => {
+    const answers: (number | Error)[] = new Array(takes.length);
+    await Promise.all(
+      groupBySlot(redis, takes.map((t) => t.keys[0])).map(async (group) => {
+        const pipeline = command(redis).pipeline() as unknown as IngestCommand & { exec: () => Promise<[Error | null, unknown][] | null> };
+        for (const i of group) void pipeline.takeIngestion(2, ...takes[i]!.keys, ...takes[i]!.args);
+        const replies = await pipeline.exec().catch((error: unknown) => group.map((): [Error, null] => [error instanceof Error ? error : new Error(String(error)), null]));
+        group.forEach((i, j) => {
+          const [error, value] = replies?.[j] ?? [new Error("no reply"), null];
+          answers[i] = error ?? Number(value);
+        });
+      }),
     );
-    take = async (t: Take) => {
-      const answer = await taken(t);
-      if (answer instanceof Error) throw answer;
-      return answer;
-    };
-    takers.set(redis, take);
-  }
-  return take;
-}
+    return answers;
+  },
+  { inFlight: 1, max: 200 },
+);
 
 /**
  * Takes one request and `recipients` (known before storing: an explicit list) from the key's budget,
