@@ -8,7 +8,9 @@
 // online user chosen at random, POST /api/v1/notifications from a load generator process, open loop)
 // and for each step: achieved throughput, trigger → `notification:new` p50/p95/p99, and the CPU of
 // every process, the seconds of the step in which the deliveries past 100 ms were sent (a stall shows
-// as a second or two of them) and those in which a web node used more than one core (a major GC).
+// as a second or two of them) and those in which a web node used more than one core (a major GC),
+// how long each process's main thread waited for a CPU (run queue), and each delivery cut in two at
+// the web node's handler (send → handler, handler → received).
 // The answer is the highest rate whose p99 stayed under 100 ms and that kept up. `--node-args` takes
 // its flags after `=` (a value that starts with `--` is otherwise read as an option of its own).
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
@@ -17,7 +19,7 @@ import { parseArgs } from "node:util";
 import { request } from "../tests/system/client";
 import pg from "pg";
 import { startPrivateRedis, startSystem } from "../tests/system/start-system";
-import { cpuMs } from "./cpu-usage";
+import { cpuMs, waitMs } from "./cpu-usage";
 
 const { values } = parseArgs({
   options: {
@@ -187,7 +189,7 @@ try {
 
   // --- Trigger rate steps ---------------------------------------------------------------------------
   type Done = { sent: number; accepted: number; statuses: Record<string, number>; acceptLatencies: number[]; sendSeconds: number; behind: number };
-  type Samples = { latencies: number[]; late: Record<string, number>; connected: number; unexpectedDisconnects: number };
+  type Samples = { latencies: number[]; ingest: number[]; onward: number[]; late: Record<string, number>; connected: number; unexpectedDisconnects: number };
   const runStep = (step: string, rate: number, seconds: number) =>
     generator.ask<Done>({ type: "run", step, rate, seconds, urls: system.webUrls, key: system.serviceKey, users: socketCount, prefix }, "done");
   const collect = async (step: string) => {
@@ -196,6 +198,8 @@ try {
     for (const s of all) for (const [second, n] of Object.entries(s.late)) late[second] = (late[second] ?? 0) + n;
     return {
       latencies: all.flatMap((s) => s.latencies),
+      ingest: all.flatMap((s) => s.ingest),
+      onward: all.flatMap((s) => s.onward),
       late,
       connected: all.reduce((n, s) => n + s.connected, 0),
       unexpectedDisconnects: all.reduce((n, s) => n + s.unexpectedDisconnects, 0),
@@ -206,14 +210,26 @@ try {
   const client = (db = new pg.Client({ connectionString: system.databaseUrl }));
   client.on("error", () => undefined);
   await client.connect();
+  let pgPids: number[] = [];
   const snapshot = async () => {
     const s = new Map<string, number>();
     for (const p of system.processes) s.set(p.name, cpuMs(p.child.pid!));
     const { rows } = await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
     for (const r of rows) s.set(`postgres ${r.pid}`, cpuMs(r.pid));
+    pgPids = rows.map((r) => r.pid);
     s.set("redis", redisPid ? cpuMs(Number(redisPid)) : NaN);
     for (const c of children) s.set(c.name, cpuMs(c.child.pid!));
     return s;
+  };
+  // Run-queue waits of the main threads (the event loops, Redis's one thread), ms so far.
+  const waits = () => {
+    const w = new Map<string, number>();
+    for (const p of system.processes) w.set(p.name, waitMs(p.child.pid!));
+    w.set("redis", redisPid ? waitMs(Number(redisPid)) : NaN);
+    // Summed over the backends, as their CPU is (one that started meanwhile counts whole).
+    w.set("postgres", pgPids.reduce((n, pid) => n + waitMs(pid), 0));
+    for (const c of children) w.set(c.name, waitMs(c.child.pid!));
+    return w;
   };
 
   // Warm-up, not measured: the first requests compile route handlers, and the first rate's
@@ -229,6 +245,7 @@ try {
   const rows: Row[] = [];
   for (const rate of rates) {
     const cpu0 = await snapshot();
+    const wait0 = waits();
     const m0 = machineCpu();
     const wall0 = performance.now();
     const stepStart = Date.now();
@@ -251,6 +268,7 @@ try {
     }, 100);
     const done = await runStep(`step-${rate}`, rate, stepSeconds).finally(() => clearInterval(sampler));
     const cpu1 = await snapshot();
+    const wait1 = waits();
     const m1 = machineCpu();
     const window = performance.now() - wall0;
     // Drain: what is still in flight arrives, or is counted late after 10 s (a saturated step's backlog,
@@ -258,11 +276,15 @@ try {
     const drainStart = performance.now();
     let samples = await collect(`step-${rate}`);
     const latencies = samples.latencies;
+    const ingest = samples.ingest;
+    const onward = samples.onward;
     const late = samples.late;
     while (latencies.length < done.accepted && performance.now() - drainStart < 10_000) {
       await sleep(100);
       samples = await collect(`step-${rate}`);
       latencies.push(...samples.latencies);
+      ingest.push(...samples.ingest);
+      onward.push(...samples.onward);
       for (const [second, n] of Object.entries(samples.late)) late[second] = (late[second] ?? 0) + n;
     }
     const received = latencies.length;
@@ -298,12 +320,22 @@ try {
         `, 202 p99 ${row.accept99.toFixed(1)} ms${failed.length ? `, not accepted: ${failed.map(([s, n]) => `${s}×${n}`).join(" ")}` : ""}${row.late ? `, ${row.late} not delivered within 10 s of the step's end` : ""}` +
         `; sockets still connected ${fmt(samples.connected)}${samples.unexpectedDisconnects ? ` (${samples.unexpectedDisconnects} dropped)` : ""}`,
     );
+    const cut = (list: number[]) => {
+      const s = list.sort((a, b) => a - b);
+      return [50, 99].map((q) => percentile(s, q).toFixed(1)).join(" / ");
+    };
+    if (ingest.length > 0) console.log(`         p50 / p99 of its parts: send → handler ${cut(ingest)} ms, handler → received ${cut(onward)} ms`);
     const lateSeconds = Object.entries(late).sort(([a], [b]) => Number(a) - Number(b));
     if (lateSeconds.length > 0) {
       // Seconds from the step's start: one or two seconds holding most of them is a stall.
       const at = (second: string) => Number(second) - Math.floor(stepStart / 1000);
       console.log(`         past 100 ms, by the second of the step they were sent in: ${lateSeconds.map(([second, n]) => `${at(second)} s ×${n}`).join(", ")}`);
     }
+    const waited = [...wait1]
+      .map(([name, ms]) => [name, ((ms - (wait0.get(name) ?? 0)) / window) * 100] as const)
+      .filter(([, pct]) => pct >= 0.5)
+      .map(([name, pct]) => `${name.replace("socket holder ", "holder-").replace("load generator", "generator")} ${pct.toFixed(0)}%`);
+    if (waited.length > 0) console.log(`         waiting for a CPU (run queue, % of the step): ${waited.join(", ")}`);
     for (const [name, seconds] of burst) console.log(`         ${name} above one core (GC threads) in second(s): ${[...seconds].join(", ")}`);
     // Far past saturation a further step only measures a growing backlog.
     if (row.p[2]! > 2000 || row.late > row.accepted * 0.05) {

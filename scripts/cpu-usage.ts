@@ -12,6 +12,18 @@ export function cpuMs(pid: number): number {
   }
 }
 
+/**
+ * Time (ms) a process's main thread has spent runnable but waiting for a CPU (the run-queue delay
+ * of /proc/<pid>/schedstat): on a saturated machine, latency that no profile of the process shows.
+ */
+export function waitMs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e6;
+  } catch {
+    return 0;
+  }
+}
+
 function pidsOf(name: string): number[] {
   return readdirSync("/proc")
     .filter((d) => /^\d+$/.test(d))
