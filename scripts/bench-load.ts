@@ -15,6 +15,7 @@
 // its flags after `=` (a value that starts with `--` is otherwise read as an option of its own).
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { request } from "../tests/system/client";
 import pg from "pg";
@@ -104,6 +105,25 @@ function machineCpu(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
+/**
+ * A web node's memory right after it ran a full garbage collection (heap-probe.cjs), bytes: RSS, and
+ * what its live objects hold, the V8 heap used plus the memory outside it that they own (buffers).
+ */
+function heapAfterGc(child: ChildProcess): Promise<{ rss: number; heap: number }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("web node did not answer bench:heap within 30 s")), 30_000);
+    const onMessage = (message: { type?: string; heapUsed?: number; external?: number; rss?: number }) => {
+      if (message?.type !== "bench:heap") return;
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      resolve({ rss: message.rss!, heap: message.heapUsed! + message.external! });
+    };
+    child.on("message", onMessage);
+    child.send({ type: "bench:heap" });
+  });
+}
+
+const heapProbe = fileURLToPath(new URL("./bench-load/heap-probe.cjs", import.meta.url));
 const profileArgs = [...(values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : []), ...values["node-args"].split(/\s+/).filter(Boolean)];
 // A Redis of its own, so its CPU is this system's alone (the machine's shared one serves other runs too).
 const redis = await startPrivateRedis();
@@ -126,7 +146,7 @@ const system = await startSystem({
   // The default ingestion limit (1,000 requests/s per service key) would answer 429 above it: the
   // bench measures the system, so the bucket is set far above the rates it offers (still checked).
   env: { LOG_LEVEL: "error", INGEST_REQUESTS_PER_SECOND: "1000000" },
-  nodeArgs: { web: profileArgs, fanout: profileArgs },
+  nodeArgs: { web: [`--require=${heapProbe}`, ...profileArgs], fanout: profileArgs },
 });
 const children: Child[] = [];
 let db: pg.Client | undefined;
@@ -163,8 +183,8 @@ try {
 
   // --- Memory per 1,000 sockets ---------------------------------------------------------------------
   await sleep(3000);
-  const memory = async () =>
-    Promise.all(webs.map(async (w, i) => ({ rss: rssBytes(w.child.pid!), heap: await metric(system.webUrls[i]!, "notify_web_nodejs_heap_size_used_bytes") })));
+  // Each web node's RSS and live V8 heap right after a full collection (scripts/bench-load/heap-probe.cjs).
+  const memory = async () => Promise.all(webs.map((w) => heapAfterGc(w.child)));
   const before = await memory();
   t = performance.now();
   const connected = await Promise.all(
@@ -181,9 +201,11 @@ try {
   console.log(`web node(s) report ${perNode.map(fmt).join(" + ")} sockets connected; users online: ${fmt(await metric(system.webUrls[0]!, "notify_users_online"))}`);
   const sum = (list: { rss: number; heap: number }[], key: "rss" | "heap") => list.reduce((n, m) => n + m[key], 0);
   const perThousand = (key: "rss" | "heap") => (sum(after, key) - sum(before, key)) / (sockets / 1000);
+  // RSS is shown but not divided: V8 gives freed pages back to the system when it pleases, so its
+  // difference moves by tens of MiB either way; the live objects' memory is what sockets add.
   console.log(
-    `web node memory: RSS ${mib(sum(before, "rss"))} → ${mib(sum(after, "rss"))} MiB, V8 heap used ${mib(sum(before, "heap"))} → ${mib(sum(after, "heap"))} MiB` +
-      ` ⇒ per 1,000 sockets: RSS ${mib(perThousand("rss"))} MiB, heap ${mib(perThousand("heap"))} MiB`,
+    `web node memory after a full GC: RSS ${mib(sum(before, "rss"))} → ${mib(sum(after, "rss"))} MiB, V8 heap used + external ${mib(sum(before, "heap"))} → ${mib(sum(after, "heap"))} MiB` +
+      ` ⇒ per 1,000 sockets: ${mib(perThousand("heap"))} MiB of live objects`,
   );
   console.log(`socket holders: RSS ${holders.map((h) => mib(rssBytes(h.child.pid!))).join(" + ")} MiB`);
 
