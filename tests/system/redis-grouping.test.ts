@@ -1,6 +1,7 @@
 // The web node's per-trigger Redis writes are grouped when they come together: the ingestion limit's
-// scripts (one pipeline, one write) and the fast path's ZADDs (one command of several members). Real
-// Redis; the code under test runs in this process against the shared test system.
+// scripts (one pipeline, one write) and the fast path's ZADDs (one command of several members); and a
+// key far from its ingestion limit does not wait for its script at all. Real Redis; the code under
+// test runs in this process against the shared test system.
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -11,7 +12,7 @@ const system = inject("system");
 // A long wait for Redis: on a busy machine a late answer must not count as "accepted without limits".
 const closeModules = useSystemInProcess(system, { REDIS_PREFIX: `grouping${randomUUID().slice(0, 8)}`, INGEST_REDIS_WAIT_MS: "10000" });
 const { env } = await import("@/server/env");
-const { takeIngestion } = await import("@/server/notifications/ingestion-limits");
+const { ingestionKeys, takeIngestion } = await import("@/server/notifications/ingestion-limits");
 const { enqueueFastFanout, fastFanoutKey } = await import("@/server/queues");
 
 afterAll(async () => {
@@ -47,6 +48,46 @@ describe("grouped Redis writes", () => {
       expect(outcomes.filter((o) => o === "rate_limited")).toHaveLength(20 - burst);
       // In order of arrival: the accepted ones are the first.
       expect(outcomes.indexOf("rate_limited")).toBe(burst);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("a key far from its limit is admitted without waiting for Redis and still charged; near it, each request waits and none passes the limit", async () => {
+    const redis = new Redis(system.redisUrl);
+    try {
+      const keyId = `admit-${randomUUID()}`;
+      // 10 requests a second: a burst of 10 × INGEST_BURST_SECONDS, refilling by one every 100 ms.
+      const limits = { requestsPerSecond: 10, recipientsPerSecond: 0 };
+      const capacity = 10 * env.INGEST_BURST_SECONDS;
+      const started = performance.now();
+      let admittedAtOnce = 0;
+      const outcomes: string[] = [];
+      for (let i = 0; i < capacity + 20; i++) {
+        let settled = false;
+        const take = takeIngestion(keyId, limits, 0, redis).then(
+          () => "accepted",
+          (error: { code?: string }) => error.code ?? "error",
+        );
+        void take.then(() => (settled = true));
+        // Only microtasks run here, no I/O: settled now means Redis was not waited for.
+        for (let turn = 0; turn < 10; turn++) await Promise.resolve();
+        if (settled) admittedAtOnce++;
+        outcomes.push(await take);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      // The first asks (nothing known yet); then all but the last tenth of the burst go at once.
+      expect(admittedAtOnce).toBeGreaterThanOrEqual(capacity * 0.8);
+      expect(outcomes[0]).toBe("accepted");
+      const accepted = outcomes.filter((o) => o === "accepted").length;
+      // Never past the burst plus what refilled meanwhile, and every refusal is the limit's.
+      expect(accepted).toBeGreaterThanOrEqual(capacity);
+      expect(accepted).toBeLessThanOrEqual(capacity + Math.ceil(seconds * 10) + 1);
+      expect(outcomes.filter((o) => o !== "accepted").every((o) => o === "rate_limited")).toBe(true);
+      // Every admitted request was charged: the bucket holds what the accepted ones left.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const tokens = Number(await redis.hget(ingestionKeys(keyId)[0], "tokens"));
+      expect(tokens).toBeLessThan(1);
     } finally {
       redis.disconnect();
     }
