@@ -7,6 +7,7 @@ import { countMetric, observeMetric } from "@/server/metrics/metrics";
 import { now } from "@/server/clock";
 import { cacheCounts } from "@/server/notifications/unread-counts";
 import { publishToUser, signalAdminActivity } from "@/server/realtime/publish";
+import { cacheCountsAndPublish, canPublishWithCounts, type Recipient as Published } from "@/server/realtime/publish-with-counts";
 import { filterOnline } from "@/server/realtime/presence";
 import type { Channel, Notification, Priority } from "@/server/notifications/notifications.schema";
 import { resolvePreferences } from "@/server/preferences/preferences.schema";
@@ -1335,17 +1336,34 @@ async function publishChunk(shared: Shared, rows: InsertedRow[]): Promise<boolea
   return publishChunks([{ shared, rows }]);
 }
 
-/** publishChunk for the chunks of several triggers: one round trip to Redis for all of them. */
+/**
+ * Rows of a publish at most that go as one script with their counts (publish-with-counts.ts): every
+ * recipient's events go to Redis, which keeps those of the online ones, so this is for small
+ * fan-outs; a chunk of a big one asks who is online first.
+ */
+const PUBLISH_WITH_COUNTS_MAX_ROWS = 256;
+
+/**
+ * publishChunk for the chunks of several triggers. Counts are cached before the events go out (a
+ * device that hears of a change and reads its inbox at once finds the cache at that change): a small
+ * publish on a single Redis sends both in one script, without a round trip before the events leave;
+ * otherwise one round trip (counts and presence together), then the events of those online.
+ */
 async function publishChunks(chunks: { shared: Shared; rows: InsertedRow[] }[]): Promise<boolean> {
   const all = chunks.flatMap((c) => c.rows);
   if (all.length === 0) return true;
   signalAdminActivity();
-  // Both at once: one round trip to Redis instead of two in a row.
-  const [cached, onlineIds] = await Promise.all([
-    cacheCounts(all.map((r) => ({ userId: r.user_id, counts: { count: r.unread_count, unseen: r.unseen_count, seq: r.seq } }))),
-    filterOnline([...new Set(all.map((r) => r.user_id))]),
-  ]);
-  const online = new Set(onlineIds);
+  const counts = (r: InsertedRow) => ({ count: r.unread_count, unseen: r.unseen_count, seq: r.seq });
+  const withCounts = all.length <= PUBLISH_WITH_COUNTS_MAX_ROWS && canPublishWithCounts();
+  let online: Set<string> | null = null;
+  let cached = true;
+  if (!withCounts) {
+    const [done, onlineIds] = await Promise.all([cacheCounts(all.map((r) => ({ userId: r.user_id, counts: counts(r) }))), filterOnline([...new Set(all.map((r) => r.user_id))])]);
+    cached = done;
+    online = new Set(onlineIds);
+  }
+  const recipients: Published[] = [];
+  const observed: { acceptedAt: number; rows: number }[] = [];
   for (const { shared, rows } of chunks) {
     if (rows.length === 0) continue;
     const updated = rows.filter((r) => r.group).length;
@@ -1355,7 +1373,7 @@ async function publishChunks(chunks: { shared: Shared; rows: InsertedRow[] }[]):
     observeMetric("notify_trigger_to_stored_seconds", {}, (Date.now() - acceptedAt) / 1000, rows.length);
     let published = 0;
     for (const row of rows) {
-      if (!online.has(row.user_id)) continue;
+      if (online && !online.has(row.user_id)) continue;
       const group = row.group;
       const notification: Notification = {
         ...shared,
@@ -1371,11 +1389,23 @@ async function publishChunks(chunks: { shared: Shared; rows: InsertedRow[] }[]):
         archivedAt: null,
         clickedAt: null,
       };
-      publishToUser(row.user_id, group ? "notification:updated" : "notification:new", notification);
-      publishToUser(row.user_id, "unread_count", { count: row.unread_count, unseen: row.unseen_count, seq: Number(row.seq) });
-      published++;
+      const event = group ? "notification:updated" : "notification:new";
+      const unread = { count: row.unread_count, unseen: row.unseen_count, seq: Number(row.seq) };
+      if (online) {
+        publishToUser(row.user_id, event, notification);
+        publishToUser(row.user_id, "unread_count", unread);
+        published++;
+      } else {
+        recipients.push({ userId: row.user_id, counts: counts(row), events: [[event, notification], ["unread_count", unread]] });
+      }
     }
-    observeMetric("notify_trigger_to_socket_seconds", {}, (Date.now() - acceptedAt) / 1000, published);
+    if (online) observeMetric("notify_trigger_to_socket_seconds", {}, (Date.now() - acceptedAt) / 1000, published);
+    else observed.push({ acceptedAt, rows: rows.length });
   }
-  return cached;
+  if (!withCounts) return cached;
+  const result = await cacheCountsAndPublish(recipients);
+  // Once Redis has published: the triggers' share of those online, by their share of the rows.
+  const share = result.published / Math.max(1, recipients.length);
+  for (const { acceptedAt, rows } of observed) observeMetric("notify_trigger_to_socket_seconds", {}, (Date.now() - acceptedAt) / 1000, Math.round(rows * share));
+  return result.cached;
 }

@@ -15,18 +15,27 @@ import { decodeCounts, encodeCounts, type CountsAtSeq } from "@/server/notificat
  */
 
 
-// KEYS = one string per user, "seq:unread:unseen"; ARGV[1] = ttl, then (seq, value) per key. Each key is
-// set only when its seq is newer than the cached one. (A string, not a hash: one SET with its expiry
-// instead of HSET and EXPIRE; a million-recipient fan-out makes a million of these.)
-const SET_IF_NEWER = `
-local ttl = ARGV[1]
-for i, key in ipairs(KEYS) do
-  local seq = tonumber(ARGV[i * 2])
-  local cur = redis.call('GET', key)
-  if (not cur) or tonumber(string.match(cur, '^%d+')) < seq then
-    redis.call('SET', key, ARGV[i * 2 + 1], 'EX', ttl)
+/**
+ * Lua: `setCountsIfNewer(firstKey, lastKey, argAt, ttl)` sets each count string KEYS[firstKey..lastKey]
+ * ("seq:unread:unseen") from the (seq, value) pairs of ARGV from `argAt` on, each only when its seq is
+ * newer than the cached one. (A string, not a hash: one SET with its expiry instead of HSET and
+ * EXPIRE; a million-recipient fan-out makes a million of these.) Also used by publish-with-counts.ts.
+ */
+export const SET_COUNTS_IF_NEWER_LUA = `
+local function setCountsIfNewer(firstKey, lastKey, argAt, ttl)
+  for k = firstKey, lastKey do
+    local seq = tonumber(ARGV[argAt])
+    local cur = redis.call('GET', KEYS[k])
+    if (not cur) or tonumber(string.match(cur, '^%d+')) < seq then
+      redis.call('SET', KEYS[k], ARGV[argAt + 1], 'EX', ttl)
+    end
+    argAt = argAt + 2
   end
-end
+end`;
+
+// KEYS = one count string per user; ARGV[1] = ttl, then (seq, value) per key.
+const SET_IF_NEWER = `${SET_COUNTS_IF_NEWER_LUA}
+setCountsIfNewer(1, #KEYS, 2, ARGV[1])
 return #KEYS`;
 
 /**

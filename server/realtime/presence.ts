@@ -10,9 +10,11 @@ import { getRedis, redisKey, type RedisClient } from "@/server/redis";
 export const PRESENCE_TTL_MS = 60_000;
 export const PRESENCE_HEARTBEAT_MS = 20_000;
 
-function presenceKey(): string {
+/** The presence set's key (publish.ts checks it in Redis for a small fan-out). */
+export function presenceSetKey(): string {
   return redisKey("online");
 }
+
 
 export async function markOnline(userIds: Iterable<string>, redis: RedisClient = getRedis()): Promise<void> {
   const until = Date.now() + PRESENCE_TTL_MS;
@@ -20,8 +22,8 @@ export async function markOnline(userIds: Iterable<string>, redis: RedisClient =
   for (const id of userIds) members.push(until, id);
   if (members.length === 0) return;
   const pipeline = redis.pipeline();
-  for (let i = 0; i < members.length; i += 2000) pipeline.zadd(presenceKey(), ...members.slice(i, i + 2000));
-  pipeline.zremrangebyscore(presenceKey(), "-inf", Date.now());
+  for (let i = 0; i < members.length; i += 2000) pipeline.zadd(presenceSetKey(), ...members.slice(i, i + 2000));
+  pipeline.zremrangebyscore(presenceSetKey(), "-inf", Date.now());
   await pipeline.exec();
 }
 
@@ -29,7 +31,7 @@ export async function markOnline(userIds: Iterable<string>, redis: RedisClient =
 export async function filterOnline(userIds: string[], redis: RedisClient = getRedis()): Promise<string[]> {
   if (userIds.length === 0) return [];
   try {
-    const scores = await redis.zmscore(presenceKey(), ...userIds);
+    const scores = await redis.zmscore(presenceSetKey(), ...userIds);
     const now = Date.now();
     return userIds.filter((_, i) => scores[i] !== null && Number(scores[i]) > now);
   } catch {
@@ -40,7 +42,7 @@ export async function filterOnline(userIds: string[], redis: RedisClient = getRe
 /** Everyone online now (for a broadcast: the subscribers among them see it live). Empty if Redis cannot answer. */
 export async function onlineUsers(redis: RedisClient = getRedis()): Promise<string[]> {
   try {
-    return await redis.zrangebyscore(presenceKey(), Date.now(), "+inf");
+    return await redis.zrangebyscore(presenceSetKey(), Date.now(), "+inf");
   } catch {
     return [];
   }

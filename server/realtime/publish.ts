@@ -51,7 +51,7 @@ export function userEventsChannel(): string {
 }
 
 /** Events per message at most: a chunk of 1,000 recipients is split rather than sent as megabytes at once. */
-const EVENTS_PER_MESSAGE = 256;
+export const EVENTS_PER_MESSAGE = 256;
 
 function flushUserEvents(entry: Publisher): Promise<unknown>[] {
   entry.scheduled = false;
@@ -78,6 +78,22 @@ export function publishToUser<E extends keyof ServerToClientEvents>(userId: stri
     entry.scheduled = true;
     setImmediate(() => void flushUserEvents(entry));
   }
+}
+
+/**
+ * The publisher's connection, when it keeps the order of what is sent on it (a single Redis; on a
+ * cluster keys of other slots go to other nodes): publish-with-counts.ts sends its scripts on it, so
+ * they leave after the events this process queued before (flushPendingUserEvents). Null on a cluster.
+ */
+export function orderedPublisherConnection(): RedisClient | null {
+  const { redis } = publisher();
+  return redis.isCluster ? null : redis;
+}
+
+/** Sends now what publishToUser gathered in this tick (what is sent next on the connection follows it). */
+export function flushPendingUserEvents(): void {
+  const entry = publisher();
+  if (entry.pending.length > 0) void flushUserEvents(entry);
 }
 
 /**

@@ -1,6 +1,6 @@
 // Events to users travel as batches: what one process publishes in a tick is one message on the
 // user-events channel, which every web node emits to its own sockets (server/realtime/publish.ts,
-// socket-server.ts). Real web nodes, real Redis, real socket.io clients; the publisher is this process.
+// socket-server.ts); a small fan-out's go with their counts in one script (publish-with-counts.ts). Real web nodes, real Redis, real socket.io clients; the publisher is this process.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connectDevice, eventually, serviceClient, uniqueId, type Device } from "./client";
@@ -11,6 +11,9 @@ const [web1, web2] = system.webUrls as [string, string];
 const service = serviceClient(web1, system.serviceKey);
 const closeModules = useSystemInProcess(system);
 const { closePublisher, publishToUser, userEventsChannel } = await import("@/server/realtime/publish");
+const { cacheCountsAndPublish } = await import("@/server/realtime/publish-with-counts");
+const { countsKey } = await import("@/server/notifications/unread-counts");
+const { filterOnline } = await import("@/server/realtime/presence");
 
 let listener: Redis;
 const messages: unknown[][] = [];
@@ -55,6 +58,46 @@ describe("events to users", () => {
       expect(ours[0]![150]).toEqual([eve, "unread_count", { count: -1, unseen: 0, seq: 1 }]);
     } finally {
       for (const device of [phone, laptop, other]) device.socket.close();
+    }
+  });
+
+  it("a small fan-out's counts and events go as one script: counts cached (seq-guarded) before the events leave, only online recipients' events sent, after what this process gathered before", async () => {
+    const online = uniqueId("counted-online");
+    const offline = uniqueId("counted-offline");
+    const device = await connectDevice(web1, await service.token(online));
+    const reader = new Redis(system.redisUrl);
+    // A subscriber that reads the counts cache as each message arrives.
+    const seen: { message: string; counts: string | null }[] = [];
+    const watcher = new Redis(system.redisUrl);
+    watcher.on("message", (_channel: string, message: string) => {
+      if (message.includes(online)) void reader.get(countsKey(online)).then((counts) => seen.push({ message, counts }));
+    });
+    await watcher.subscribe(userEventsChannel());
+    try {
+      await eventually(async () => (await filterOnline([online])).length === 1 || undefined, 10_000, "the device counted as online");
+      const before = messages.length;
+      publishToUser(online, "unread_count", { count: 0, unseen: 0, seq: 6 });
+      const result = await cacheCountsAndPublish([
+        { userId: online, counts: { seq: 7, count: 3, unseen: 2 }, events: [["unread_count", { count: 3, unseen: 2, seq: 7 }]] },
+        { userId: offline, counts: { seq: 4, count: 1, unseen: 1 }, events: [["unread_count", { count: 1, unseen: 1, seq: 4 }]] },
+      ]);
+      expect(result).toEqual({ cached: true, published: 1 });
+      expect(await reader.get(countsKey(online))).toBe("7:3:2");
+      expect(await reader.get(countsKey(offline))).toBe("4:1:1");
+      // Older counts never replace newer ones.
+      await cacheCountsAndPublish([{ userId: online, counts: { seq: 5, count: 9, unseen: 9 }, events: [] }]);
+      expect(await reader.get(countsKey(online))).toBe("7:3:2");
+
+      await eventually(async () => (counts(device).length >= 2 && seen.length >= 2) || undefined, 10_000, "both events");
+      // The event gathered before goes first; then the counted one, whose counts were cached when it arrived.
+      expect(counts(device)).toEqual([0, 3]);
+      expect(seen[1]!.counts).toBe("7:3:2");
+      const ours = messages.slice(before).filter((m) => m.some((e) => [online, offline].includes((e as string[])[0]!)));
+      expect(ours).toEqual([[[online, "unread_count", { count: 0, unseen: 0, seq: 6 }]], [[online, "unread_count", { count: 3, unseen: 2, seq: 7 }]]]);
+    } finally {
+      device.socket.close();
+      reader.disconnect();
+      watcher.disconnect();
     }
   });
 
