@@ -10,11 +10,10 @@ import { getRedis, redisKey, type RedisClient } from "@/server/redis";
 export const PRESENCE_TTL_MS = 60_000;
 export const PRESENCE_HEARTBEAT_MS = 20_000;
 
-/** The presence set's key (publish.ts checks it in Redis for a small fan-out). */
+/** The presence set's key (publish-with-counts.ts checks it in Redis for a small fan-out). */
 export function presenceSetKey(): string {
   return redisKey("online");
 }
-
 
 export async function markOnline(userIds: Iterable<string>, redis: RedisClient = getRedis()): Promise<void> {
   const until = Date.now() + PRESENCE_TTL_MS;
