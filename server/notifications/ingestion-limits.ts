@@ -109,11 +109,16 @@ function knownFor(redis: RedisClient, keyId: string): Known {
   return entry;
 }
 
+/** The two buckets' capacities (a burst of INGEST_BURST_SECONDS at each rate; 0: that limit is off). */
+function capacitiesOf(limits: { requestsPerSecond: number; recipientsPerSecond: number }): [number, number] {
+  return [limits.requestsPerSecond * env.INGEST_BURST_SECONDS, limits.recipientsPerSecond * env.INGEST_BURST_SECONDS];
+}
+
 async function run(keyId: string, own: ServiceKeyLimits, recipients: number, mode: "take" | "admit" | "charge", redis: RedisClient): Promise<number> {
-  const burst = env.INGEST_BURST_SECONDS;
-  const { requestsPerSecond: requests, recipientsPerSecond: perRecipient } = effectiveIngestionLimits(own);
+  const limits = effectiveIngestionLimits(own);
+  const capacities = capacitiesOf(limits);
   const requestCost = mode === "charge" ? 0 : 1;
-  const args = [Date.now(), requests, requests * burst, requestCost, perRecipient, perRecipient * burst, recipients, mode];
+  const args = [Date.now(), limits.requestsPerSecond, capacities[0], requestCost, limits.recipientsPerSecond, capacities[1], recipients, mode];
   const entry = knownFor(redis, keyId);
   entry.pending[0] += requestCost;
   entry.pending[1] += recipients;
@@ -122,7 +127,7 @@ async function run(keyId: string, own: ServiceKeyLimits, recipients: number, mod
     if (answer instanceof Error) throw answer;
     entry.left = answer.left;
     entry.at = performance.now();
-    entry.capacities = [requests * burst, perRecipient * burst];
+    entry.capacities = capacities;
     return answer.wait;
   } catch (error) {
     // Not known any more: the next requests ask.
@@ -185,8 +190,7 @@ const takeGrouped = batcherPerKey(
 export async function takeIngestion(keyId: string, own: ServiceKeyLimits, recipients: number, redis: RedisClient = getRedis()): Promise<void> {
   const limits = effectiveIngestionLimits(own);
   if (limits.requestsPerSecond <= 0 && limits.recipientsPerSecond <= 0) return;
-  const burst = env.INGEST_BURST_SECONDS;
-  if (hasRoom(knownFor(redis, keyId), [1, recipients], [limits.requestsPerSecond * burst, limits.recipientsPerSecond * burst])) {
+  if (hasRoom(knownFor(redis, keyId), [1, recipients], capacitiesOf(limits))) {
     // A failed charge forgets what was known (run), so the next request asks.
     void run(keyId, own, recipients, "admit", redis).catch(() => undefined);
     return;
