@@ -7,14 +7,16 @@ export default class SummaryReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     for (const testModule of testModules) {
+      let failedHere = 0;
       for (const test of testModule.children.allTests()) {
         const state = test.result().state;
         if (state === "passed") passed++;
-        else if (state === "failed") failed++;
+        else if (state === "failed") failedHere++;
         else skipped++;
       }
-      // A file that failed to load has no tests but must still fail the count.
-      if (testModule.state() === "failed" && [...testModule.children.allTests()].length === 0) failed++;
+      // A file that failed to load, or whose beforeAll failed (its tests then count as skipped), must
+      // still fail the count.
+      failed += testModule.state() === "failed" ? Math.max(1, failedHere) : failedHere;
     }
     console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`);
   }
