@@ -5,7 +5,7 @@ export default defineConfig({
   resolve: { alias: { "@": fileURLToPath(new URL(".", import.meta.url)) } },
   test: {
     include: ["**/*.test.ts", "**/*.test.tsx"],
-    exclude: ["node_modules/**", ".next/**", "e2e/**", "generated/**"],
+    exclude: ["node_modules/**", ".next/**", "e2e/**", "generated/**", "tests/compose/**"],
     globalSetup: ["tests/system/global-setup.ts"],
     reporters: ["default", "./tests/summary-reporter.ts"],
     testTimeout: 60_000,
