@@ -84,9 +84,9 @@ function forkChild(name: string, file: string): Promise<Child> {
   });
 }
 
-/** Resident set size of a process, bytes (VmRSS of /proc/<pid>/status). */
-function rssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m);
+/** Resident set size of a process, bytes (VmRSS of /proc/<pid>/status; `VmHWM` for its peak so far). */
+function rssBytes(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
   return Number(line?.[1] ?? NaN) * 1024;
 }
 
@@ -399,6 +399,8 @@ try {
     const per = [...r.cpu].filter(([n]) => !/holder|generator/.test(n)).map(([n, pct]) => [short(n), (pct * 10) / r.offered] as const);
     console.log(`${String(r.rate).padStart(5)}/s: system ${per.reduce((n, [, ms]) => n + ms, 0).toFixed(2)} ms = ${per.map(([n, ms]) => `${n} ${ms.toFixed(2)}`).join(", ")}`);
   }
+  // What WEB_HEAP_GROWING_PERCENT trades for fewer major GCs: a web node's heap grows further between them.
+  console.log(`web node memory at the end: ${webs.map((w) => `${w.name} RSS ${mib(rssBytes(w.child.pid!))} MiB (peak ${mib(rssBytes(w.child.pid!, "VmHWM"))} MiB)`).join(", ")}`);
   const kept = (r: Row) => r.late === 0 && r.accepted === r.sent && r.offered >= 0.97 * r.rate && r.delivered >= 0.95 * r.rate;
   const best = rows.filter((r) => r.p[2]! < 100 && kept(r)).at(-1);
   console.log(
