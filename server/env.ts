@@ -25,6 +25,13 @@ const envSchema = z
      * closes first can race a request the balancer is sending on it, which then fails with a reset.
      */
     HTTP_KEEP_ALIVE_MS: z.coerce.number().int().min(1000).max(600_000).default(65_000),
+    /**
+     * How far a web node's V8 old generation may grow past its live heap before a major GC, in
+     * percent (V8's --heap-growing-percent; 0 leaves V8's own factor, which settles near 15% here).
+     * A node holding many sockets has a large live heap (about 14 MiB per 1,000 sockets) and marks
+     * all of it each time, on a second core that the other processes need.
+     */
+    WEB_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(400).default(100),
     /** The hot inbox and trigger routes served by the web node itself, skipping Next.js's pipeline (server/http/direct-routes.ts). */
     DIRECT_ROUTES: booleanish.default(true),
     PUBLIC_URL: z.url().optional(),
