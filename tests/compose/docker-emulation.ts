@@ -32,7 +32,7 @@ function instructions(text: string): { op: string; args: string }[] {
 }
 
 /** `.dockerignore` as a predicate on paths relative to the build context. */
-function dockerignore(context: string): (path: string) => boolean {
+export function dockerignore(context: string): (path: string) => boolean {
   const file = join(context, ".dockerignore");
   const patterns = existsSync(file)
     ? readFileSync(file, "utf8").split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"))
