@@ -9,7 +9,7 @@
 import { env } from "@/server/env";
 import { countsKey, SET_COUNTS_IF_NEWER_LUA } from "@/server/notifications/unread-counts";
 import { encodeCounts, type CountsAtSeq } from "@/server/notifications/counts-format";
-import { EVENTS_PER_MESSAGE, flushPendingUserEvents, orderedPublisherConnection, signalAdminActivity, userEventsChannel } from "@/server/realtime/publish";
+import { EVENTS_PER_MESSAGE, flushPendingUserEvents, orderedPublisherConnection, userEventsChannel } from "@/server/realtime/publish";
 import { presenceSetKey } from "@/server/realtime/presence";
 import type { RedisClient } from "@/server/redis";
 
@@ -54,7 +54,6 @@ export async function cacheCountsAndPublish(recipients: Recipient[]): Promise<{ 
   if (!redis) throw new Error("cacheCountsAndPublish needs a single Redis (canPublishWithCounts)");
   if (recipients.length === 0) return { cached: true, published: 0 };
   flushPendingUserEvents();
-  signalAdminActivity();
   const command = withCommand(redis);
   const calls: Promise<number>[] = [];
   const per = EVENTS_PER_MESSAGE / 2;
