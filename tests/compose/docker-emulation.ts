@@ -17,7 +17,7 @@ function containerEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as unknown as NodeJS.ProcessEnv;
 }
 
-export type Image = { dir: string; base: string; env: Record<string, string>; cmd: string[]; exposed: number[] };
+export type Image = { dir: string; env: Record<string, string>; cmd: string[] };
 
 /** The Dockerfile's instructions, continuation lines joined, comments dropped. */
 function instructions(text: string): { op: string; args: string }[] {
@@ -56,7 +56,7 @@ export function dockerignore(context: string): (path: string) => boolean {
  * build that needs a runtime variable fails here as it would in Docker.
  */
 export function buildImage(context: string, into: string, log: (line: string) => void = () => undefined): Image {
-  const image: Image = { dir: into, base: "", env: {}, cmd: [], exposed: [] };
+  const image: Image = { dir: into, env: {}, cmd: [] };
   const ignored = dockerignore(context);
   let workdirSet = false;
   mkdirSync(into, { recursive: true });
@@ -64,7 +64,6 @@ export function buildImage(context: string, into: string, log: (line: string) =>
     log(`${op} ${args}`);
     switch (op) {
       case "FROM": {
-        image.base = args;
         const major = /^node:(\d+)/.exec(args)?.[1];
         if (!major) throw new Error(`FROM ${args}: only node:<major> base images are emulated`);
         if (major !== process.versions.node.split(".")[0]) throw new Error(`FROM ${args}, but this machine runs Node.js ${process.versions.node}`);
@@ -102,7 +101,7 @@ export function buildImage(context: string, into: string, log: (line: string) =>
         });
         break;
       case "EXPOSE":
-        image.exposed.push(...args.split(/\s+/).map((p) => Number.parseInt(p, 10)));
+        // Documentation in Docker too: the compose file's ports decide what is published.
         break;
       case "CMD":
         image.cmd = JSON.parse(args) as string[];
